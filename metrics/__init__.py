@@ -1,0 +1,1 @@
+"""The eight metrics of the STSA tables."""

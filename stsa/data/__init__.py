@@ -1,0 +1,1 @@
+"""Data: readers, demo corpus, media I/O, landmarks, heatmaps, audio features, preprocessing."""
