@@ -1,0 +1,29 @@
+"""Shared fixtures: the project root and the optional ../shared reference material."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("STSA_BENCH_SHARED", ROOT.parent / "shared"))
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the project root; tests using it skip when it is absent."""
+    if not (SHARED / "reference").is_dir():
+        pytest.skip(f"reference material not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def real_clips(shared_dir: Path) -> Path:
+    clips = shared_dir / "clips" / "real"
+    if not clips.is_dir():
+        pytest.skip(f"real clips not found at {clips}")
+    return clips
