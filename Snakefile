@@ -1,0 +1,28 @@
+# stsa-bench: regenerate the STSA paper's tables.
+#   snakemake --cores all results/table1.csv                    (demo corpus, built in)
+#   snakemake --cores all --configfile config/paper.yaml all    (real LRS2/CMLR + released weights)
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/dub.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        table_targets(),
+    default_target: True
+
+
+onsuccess:
+    print_stage_times()

@@ -1,0 +1,129 @@
+"""The paper's tables: rows, column order and precision, provenance, and the comparison with the paper."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+# Column order of the paper's Tables I-III, plus the weight-free DME backend beside DME.
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "table1": ["PSNR", "SSIM", "FID", "LPIPS", "LipLMD", "LSE-D", "LSE-C", "DME", "DME[dis]"],
+    "table2": ["PSNR", "SSIM", "FID", "LPIPS", "LipLMD", "DME", "DME[dis]"],
+    "table3": ["PSNR", "SSIM", "FID", "LSE-C", "DME", "DME[dis]"],
+}
+PAPER_FILES = {"table1": "table1_lrs2.csv", "table2": "table2_cmlr.csv", "table3": "table3_ablation.csv"}
+PRECISION = {"PSNR": 2, "SSIM": 4, "FID": 2, "LPIPS": 4, "LipLMD": 5, "LSE-D": 4, "LSE-C": 4, "DME": 4, "DME[dis]": 4}
+HIGHER_IS_BETTER = {"PSNR", "SSIM", "LSE-C"}
+ABLATION_LABELS = {
+    "no_cil": "w/o CIL", "no_sync": "w/o sync loss", "no_spatial": "w/o spatial", "no_temporal": "w/o temporal",
+    "no_ft": "Ours (w/o FT)", "full": "Ours (w/ FT)",
+}
+ABLATION_PREFIX = "STSA@"
+
+
+def row_label(method: str) -> str:
+    """Table row name of a workflow method (Table III variants get the paper's names)."""
+    if method.startswith(ABLATION_PREFIX):
+        return ABLATION_LABELS[method[len(ABLATION_PREFIX):]]
+    return method
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def table_rows(table: str, summaries: list[dict]) -> pd.DataFrame:
+    """One row per method from the evaluator's per-method summaries: values at full precision, plus status."""
+    columns = TABLE_COLUMNS[table]
+    rows = []
+    for summary in summaries:
+        values = summary.get("metrics", summary)
+        unavailable = summary.get("unavailable", {})
+        produced = summary.get("clips_dubbed", 0) > 0
+        row = {"method": row_label(summary["method"])}
+        row.update({c: _number(values.get(c)) if produced else math.nan for c in columns})
+        if produced:
+            row["status"] = "ok"
+            row["note"] = "; ".join(f"{m}: {r}" for m, r in sorted(unavailable.items()) if m in columns)
+        else:
+            row["status"] = "unavailable"
+            row["note"] = "; ".join(summary.get("run_reasons", [])) or "no clip was produced"
+        row["n_clips"] = summary.get("n_clips", summary.get("clips_dubbed", 0))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["method", *columns, "status", "n_clips", "note"])
+
+
+def format_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Round to the paper's precision; infinite PSNR (the GT row) and missing values become empty cells."""
+    out = frame.copy().astype(object)
+    for column, digits in PRECISION.items():
+        if column in out:
+            out[column] = [
+                "" if (v is None or not math.isfinite(float(v))) else f"{float(v):.{digits}f}" for v in frame[column]
+            ]
+    return out
+
+
+def provenance(spec: dict, summaries: list[dict], config_hash: str) -> dict:
+    """What produced a table: data, config, checkpoints and weights, unavailable metrics and why."""
+    unavailable: dict[str, set[str]] = {}
+    for s in summaries:
+        for metric, reason in s.get("unavailable", {}).items():
+            unavailable.setdefault(metric, set()).add(str(reason))
+    return {
+        "table": spec["name"],
+        "dataset": spec["dataset"],
+        "dataset_root": spec["dataset_root"],
+        "demo_corpus": spec["demo"],
+        "split": spec["split"],
+        "n_clips": max((s.get("n_clips", s.get("clips_dubbed", 0)) for s in summaries), default=0),
+        "config_hash": config_hash,
+        "checkpoints": {row_label(s["method"]): s.get("checkpoints", {}) for s in summaries if s.get("checkpoints")},
+        "weights": sorted({w for s in summaries for w in s.get("weights", [])}),
+        "unavailable_metrics": {m: sorted(r) for m, r in sorted(unavailable.items())},
+    }
+
+
+def write_table(spec: dict, summary_paths: list[Path], config_hash: str, out_csv: Path, out_json: Path,
+                out_per_video: Path) -> pd.DataFrame:
+    """Build one table from per-method summaries and write the CSV, its JSON twin and the per-video table."""
+    summaries = [json.loads(Path(p).read_text()) for p in summary_paths]
+    rows = table_rows(spec["name"], summaries)
+    format_table(rows).to_csv(out_csv, index=False)
+    numeric = {
+        r["method"]: {c: (None if not math.isfinite(r[c]) else round(float(r[c]), 6)) for c in TABLE_COLUMNS[spec["name"]]}
+        for _, r in rows.iterrows()
+    }
+    out_json.write_text(json.dumps({"rows": numeric, "provenance": provenance(spec, summaries, config_hash)},
+                                   indent=1, sort_keys=True))
+    frames = [pd.read_csv(p, dtype={"clip": str}) for p in spec["per_video"] if Path(p).exists()]
+    per_video = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "method" in per_video:
+        per_video["method"] = per_video["method"].map(row_label)
+    per_video.to_csv(out_per_video, index=False)
+    return rows
+
+
+def paper_comparison(results_dir: Path, paper_dir: Path, tables: list[str]) -> pd.DataFrame:
+    """Each regenerated value beside the paper's, with the difference (regenerated - paper)."""
+    records = []
+    for table in tables:
+        ours_path, paper_path = results_dir / f"{table}.json", paper_dir / PAPER_FILES[table]
+        if not ours_path.exists() or not paper_path.exists():
+            continue
+        ours = json.loads(ours_path.read_text())["rows"]
+        paper = pd.read_csv(paper_path)
+        key = paper.columns[0]  # "method" or "variant"
+        for _, prow in paper.iterrows():
+            for column in paper.columns[1:]:
+                theirs = _number(prow[column])
+                mine = _number((ours.get(prow[key]) or {}).get(column))
+                records.append({"table": table, "row": prow[key], "metric": column, "paper": theirs,
+                                "regenerated": mine, "difference": mine - theirs})
+    return pd.DataFrame(records, columns=["table", "row", "metric", "paper", "regenerated", "difference"])

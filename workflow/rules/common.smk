@@ -1,0 +1,182 @@
+# Helpers shared by the rules: config validation, paths, and input functions.
+import csv
+import json
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+W = config["workdir_root"]
+R = config["results_dir"]
+STAGE_TIMES = f"{W}/benchmarks"
+ABLATION_PREFIX = "STSA@"
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_-]+",
+    split=r"[A-Za-z0-9_-]+",
+    method=r"[A-Za-z0-9_@.+-]+",
+    variant=r"[a-z_]+",
+    clip=r".+",
+
+
+def dataset_cfg(dataset):
+    """The config block of a dataset, with a clear error for unknown names."""
+    try:
+        return config["datasets"][dataset]
+    except KeyError:
+        raise ValueError(f"dataset '{dataset}' is not configured under 'datasets:' in the config") from None
+
+
+def dataset_root(dataset):
+    """The dataset root: the configured one, or the demo corpus the workflow generates."""
+    root = dataset_cfg(dataset)["root"]
+    return root if root else f"{W}/corpus/{dataset}"
+
+
+def corpus_dir(wildcards):
+    """Where the demo corpus of a dataset is generated."""
+    return f"{W}/corpus/{wildcards.dataset}"
+
+
+def dataset_params(wildcards):
+    """A dataset's config with its resolved root (for scripts)."""
+    return {**dataset_cfg(wildcards.dataset), "root": dataset_root(wildcards.dataset)}
+
+
+def corpus_marker(wildcards):
+    """The synth job's marker when the dataset is the generated demo corpus, else nothing."""
+    if dataset_cfg(wildcards.dataset)["root"]:
+        return []
+    return f"{W}/corpus/{wildcards.dataset}/.complete"
+
+
+def clip_ids(dataset, split):
+    """Clip ids of a split, known once the list_clips checkpoint has run."""
+    listing = checkpoints.list_clips.get(dataset=dataset, split=split).output[0]
+    with open(listing, newline="") as handle:
+        return [row["clip"] for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def preprocessed_dir(dataset, split):
+    """Preprocessed clips of one split (each clip in <dir>/<clip id>/, see ARCHITECTURE.md)."""
+    return f"{W}/preprocessed/{dataset}/{split}"
+
+
+def clip_statuses(wildcards):
+    """status.json of every clip of a split (one preprocessing job per clip)."""
+    root = preprocessed_dir(wildcards.dataset, wildcards.split)
+    return [f"{root}/{clip}/status.json" for clip in clip_ids(wildcards.dataset, wildcards.split)]
+
+
+def method_cfg(method):
+    """Config of a method; ``STSA@<ablation>`` names the Table III variants of STSA."""
+    if method.startswith(ABLATION_PREFIX):
+        return {"adapter": "stsa", "train": True, "options": {}, "required": False}
+    try:
+        return config["methods"][method]
+    except KeyError:
+        raise ValueError(f"method '{method}' is not configured under 'methods:' in the config") from None
+
+
+def stsa_variant(method):
+    """Training variant of an STSA method: the ablation after '@', else the full model."""
+    return method[len(ABLATION_PREFIX):] if method.startswith(ABLATION_PREFIX) else "full"
+
+
+def trained_models(method):
+    """Checkpoints the workflow trains for a method (empty for adapters with external weights)."""
+    cfg = method_cfg(method)
+    if not cfg.get("train"):
+        return {}
+    if cfg["adapter"] == "wav2lip":
+        return {"wav2lip": f"{W}/models/wav2lip.pt"}
+    if cfg["adapter"] == "stsa":
+        variant = stsa_variant(method)
+        if variant == "no_ft":
+            return {"stsa": f"{W}/models/stsa/full/synthesis.pt"}
+        return {"stsa": f"{W}/models/stsa/{variant}/finetune.pt"}
+    return {}
+
+
+def dub_inputs(wildcards):
+    """What a method's dubbing job needs: the preprocessed test split and the method's trained models."""
+    split = dataset_cfg(wildcards.dataset)["test_split"]
+    return {
+        "manifest": f"{preprocessed_dir(wildcards.dataset, split)}/manifest.csv",
+        **trained_models(wildcards.method),
+    }
+
+
+def dub_options(wildcards):
+    """Adapter name and options of a method (params, so a config change re-runs only that method)."""
+    cfg = method_cfg(wildcards.method)
+    return {"adapter": cfg["adapter"], "options": cfg.get("options", {}), "required": cfg.get("required", False)}
+
+
+def train_manifest(wildcards=None):
+    """Manifest of the training split the models learn from."""
+    dataset = config["training"]["dataset"]
+    split = dataset_cfg(dataset)["train_split"]
+    if not split:
+        raise ValueError(f"training.dataset '{dataset}' has no train_split in the config")
+    return f"{preprocessed_dir(dataset, split)}/manifest.csv"
+
+
+def table_methods(table):
+    """Row methods of a table; Table III's rows are STSA ablations."""
+    cfg = config["tables"][table]
+    if table == "table3":
+        return [f"{ABLATION_PREFIX}{a}" for a in cfg["ablations"]]
+    return cfg["methods"]
+
+
+def table_inputs(wildcards):
+    """Per-method aggregates a table is built from."""
+    dataset = config["tables"][wildcards.table]["dataset"]
+    return [f"{R}/per_method/{dataset}/{m}.json" for m in table_methods(wildcards.table)]
+
+
+def table_spec(wildcards):
+    """Everything the table script needs to know about a table's rows."""
+    cfg = config["tables"][wildcards.table]
+    dataset = cfg["dataset"]
+    methods = table_methods(wildcards.table)
+    return {
+        "name": wildcards.table,
+        "dataset": dataset,
+        "split": dataset_cfg(dataset)["test_split"],
+        "dataset_root": dataset_root(dataset),
+        "demo": not dataset_cfg(dataset)["root"],
+        "methods": methods,
+        "per_video": [f"{R}/per_video/{dataset}/{m}.csv" for m in methods],
+    }
+
+
+def config_hash():
+    """Short hash of the whole (validated) config, recorded in every table."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def table_targets():
+    """The configured tables 1 and 2 (Table III trains five more models: ask for it by name)."""
+    return [f"{R}/{t}.csv" for t in config["tables"] if t != "table3"]
+
+
+def print_stage_times():
+    """Print the wall time each rule took in this and earlier runs (from the benchmark files)."""
+    totals = {}
+    for tsv in Path(STAGE_TIMES).rglob("*.tsv"):
+        rule = tsv.relative_to(STAGE_TIMES).parts[0]
+        with open(tsv) as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if rows:
+            totals[rule] = totals.get(rule, 0.0) + float(rows[-1]["s"])
+    if totals:
+        print("\nWall time per stage (s, summed over its jobs):")
+        for rule, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+            print(f"  {rule:<24} {seconds:8.1f}")

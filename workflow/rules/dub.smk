@@ -1,0 +1,25 @@
+# Dubbing: each method re-synthesises the test split (template = the clip's video, driving audio = its audio).
+
+
+def dubbed_dir(wildcards):
+    return f"{W}/dubbed/{wildcards.dataset}/{wildcards.method}"
+
+
+rule dub:
+    input:
+        unpack(dub_inputs),
+    output:
+        f"{W}/dubbed/{{dataset}}/{{method}}/runs.csv",
+    params:
+        method=dub_options,
+        out_dir=dubbed_dir,
+        device=config["device"],
+    log:
+        f"{W}/logs/dub/{{dataset}}/{{method}}.log",
+    benchmark:
+        f"{STAGE_TIMES}/dub/{{dataset}}_{{method}}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    script:
+        "../scripts/dub.py"

@@ -1,0 +1,19 @@
+# Tables in the paper's layout, their JSON twins (DVC metrics), per-video tables, the paper comparison.
+
+
+rule table:
+    input:
+        table_inputs,
+    output:
+        table=f"{R}/{{table}}.csv",
+        json=f"{R}/{{table}}.json",
+        per_video=f"{R}/{{table}}_per_video.csv",
+    params:
+        spec=table_spec,
+        config_hash=config_hash(),
+    wildcard_constraints:
+        table=r"table[123]",
+    log:
+        f"{W}/logs/tables/{{table}}.log",
+    script:
+        "../scripts/table.py"

@@ -1,0 +1,145 @@
+# Training on the training split: the SyncNet expert, native Wav2Lip, and STSA's stages (per Table III variant).
+# The guidance stage does not depend on the stage-2 ablations, so every variant shares the full model's.
+
+TRAIN = config["training"]
+
+
+def train_data(wildcards=None):
+    """Preprocessed clips of the training split."""
+    return str(Path(train_manifest()).parent)
+
+
+def synthesis_inputs(wildcards):
+    """Stage 2 needs the training split and, unless the sync loss is ablated, the SyncNet expert."""
+    inputs = {"manifest": train_manifest()}
+    if wildcards.variant != "no_sync":
+        inputs["expert"] = f"{W}/models/expert.pt"
+    return inputs
+
+
+def expert_flag(wildcards, input):
+    """`--expert CKPT` when the variant trains with the sync loss."""
+    return f"--expert {input.expert}" if "expert" in input.keys() else ""
+
+
+def ablation_flag(wildcards):
+    """`--ablation` value of a training variant."""
+    return "none" if wildcards.variant == "full" else wildcards.variant
+
+
+rule train_expert:
+    input:
+        manifest=train_manifest(),
+    output:
+        f"{W}/models/expert.pt",
+    params:
+        data=train_data(),
+        preset=TRAIN["preset"],
+        steps=TRAIN["expert_steps"],
+        device=config["device"],
+    log:
+        f"{W}/logs/train/expert.log",
+    benchmark:
+        f"{STAGE_TIMES}/train_expert/expert.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    shell:
+        "stsa-bench baselines train --model expert --data {params.data} --out {output} "
+        "--preset {params.preset} --steps {params.steps} --device {params.device} > {log} 2>&1"
+
+
+rule train_wav2lip:
+    input:
+        manifest=train_manifest(),
+        expert=f"{W}/models/expert.pt",
+    output:
+        f"{W}/models/wav2lip.pt",
+    params:
+        data=train_data(),
+        preset=TRAIN["preset"],
+        steps=TRAIN["wav2lip_steps"],
+        device=config["device"],
+    log:
+        f"{W}/logs/train/wav2lip.log",
+    benchmark:
+        f"{STAGE_TIMES}/train_wav2lip/wav2lip.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    shell:
+        "stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
+        "--preset {params.preset} --steps {params.steps} --device {params.device} > {log} 2>&1"
+
+
+rule train_stsa_guidance:
+    input:
+        manifest=train_manifest(),
+    output:
+        f"{W}/models/stsa/full/guidance.pt",
+    params:
+        data=train_data(),
+        preset=TRAIN["preset"],
+        steps=TRAIN["guidance_steps"],
+        device=config["device"],
+    log:
+        f"{W}/logs/train/stsa_guidance.log",
+    benchmark:
+        f"{STAGE_TIMES}/train_stsa_guidance/full.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    shell:
+        "stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
+        "--steps {params.steps} --device {params.device} > {log} 2>&1"
+
+
+rule train_stsa_synthesis:
+    input:
+        unpack(synthesis_inputs),
+    output:
+        f"{W}/models/stsa/{{variant}}/synthesis.pt",
+    params:
+        data=train_data(),
+        preset=TRAIN["preset"],
+        steps=TRAIN["synthesis_steps"],
+        device=config["device"],
+        ablation=ablation_flag,
+        expert=expert_flag,
+    log:
+        f"{W}/logs/train/stsa_synthesis_{{variant}}.log",
+    benchmark:
+        f"{STAGE_TIMES}/train_stsa_synthesis/{{variant}}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=12000,
+    shell:
+        "stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
+        "--steps {params.steps} --ablation {params.ablation} {params.expert} --device {params.device} > {log} 2>&1"
+
+
+rule finetune_stsa:
+    input:
+        unpack(synthesis_inputs),
+        guidance=f"{W}/models/stsa/full/guidance.pt",
+        synthesis=f"{W}/models/stsa/{{variant}}/synthesis.pt",
+    output:
+        f"{W}/models/stsa/{{variant}}/finetune.pt",
+    params:
+        data=train_data(),
+        preset=TRAIN["preset"],
+        steps=TRAIN["finetune_steps"],
+        device=config["device"],
+        ablation=ablation_flag,
+        expert=expert_flag,
+    log:
+        f"{W}/logs/train/stsa_finetune_{{variant}}.log",
+    benchmark:
+        f"{STAGE_TIMES}/finetune_stsa/{{variant}}.tsv"
+    threads: workflow.cores
+    resources:
+        mem_mb=12000,
+    shell:
+        "stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
+        "--guidance {input.guidance} --synthesis {input.synthesis} --steps {params.steps} "
+        "--ablation {params.ablation} {params.expert} --device {params.device} > {log} 2>&1"

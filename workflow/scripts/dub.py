@@ -1,0 +1,30 @@
+"""Snakemake script: run one method's adapter on the ok clips of the test split; one row per clip."""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from baselines.base import ClipJob
+from baselines.run import run_method
+
+snakemake = globals()["snakemake"]
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+
+spec = snakemake.params.method
+options = dict(spec["options"])
+for key in ("stsa", "wav2lip"):  # checkpoints this workflow trained
+    if key in snakemake.input:
+        options.setdefault("checkpoint", snakemake.input[key])
+
+manifest = pd.read_csv(snakemake.input.manifest, dtype={"clip": str})
+gt_root = Path(snakemake.input.manifest).parent
+out_dir = Path(snakemake.params.out_dir)
+jobs = [
+    ClipJob(clip_id=clip, clip_dir=gt_root / clip, audio=gt_root / clip / "audio.wav", out_path=out_dir / f"{clip}.mp4")
+    for clip in manifest.loc[manifest["status"] == "ok", "clip"]
+]
+device = None if snakemake.params.device == "auto" else snakemake.params.device
+rows = run_method(spec["adapter"], options, jobs, device=device, required=spec["required"])
+rows.to_csv(snakemake.output[0], index=False)
+logging.info("%s: %s", snakemake.wildcards.method, rows["status"].value_counts().to_dict() if len(rows) else {})

@@ -1,0 +1,19 @@
+"""Snakemake script: list the clips of one split of a dataset (clip id, video, audio) as a TSV."""
+
+import csv
+import logging
+
+from stsa.data.datasets import open_dataset
+
+snakemake = globals()["snakemake"]
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+
+cfg = snakemake.params.dataset
+reader = open_dataset(cfg["reader"], cfg["root"], **cfg.get("layout", {}))
+clips = reader.clips(snakemake.wildcards.split, limit=cfg.get("limit"))
+with open(snakemake.output[0], "w", newline="") as handle:
+    writer = csv.writer(handle, delimiter="\t")
+    writer.writerow(["clip", "video", "audio", "split"])
+    for clip in clips:
+        writer.writerow([clip.clip_id, clip.video, clip.audio or "", clip.split])
+logging.info("%d clips in %s/%s", len(clips), snakemake.wildcards.dataset, snakemake.wildcards.split)
