@@ -96,8 +96,9 @@ def write_table(spec: dict, summary_paths: list[Path], config_hash: str, out_csv
     summaries = [json.loads(Path(p).read_text()) for p in summary_paths]
     rows = table_rows(spec["name"], summaries)
     format_table(rows).to_csv(out_csv, index=False)
+    columns = TABLE_COLUMNS[spec["name"]]
     numeric = {
-        r["method"]: {c: (None if not math.isfinite(r[c]) else round(float(r[c]), 6)) for c in TABLE_COLUMNS[spec["name"]]}
+        r["method"]: {c: (round(float(r[c]), 6) if math.isfinite(r[c]) else None) for c in columns}
         for _, r in rows.iterrows()
     }
     out_json.write_text(json.dumps({"rows": numeric, "provenance": provenance(spec, summaries, config_hash)},
