@@ -1,0 +1,80 @@
+"""SSIM as skimage ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+data_range=1, channel_axis=-1)``: Gaussian window 11 (truncate 3.5 sigma -> radius 5), K1 0.01, K2 0.03, the
+SSIM map averaged over the interior (a 5-pixel border cropped, as skimage's ``crop(S, pad)``), then channels.
+Batched in torch (float64) with a separable Gaussian in 'valid' mode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from metrics.psnr import to_unit
+
+SIGMA, TRUNCATE, K1, K2 = 1.5, 3.5, 0.01, 0.03
+
+
+def gaussian_kernel(sigma: float = SIGMA, truncate: float = TRUNCATE) -> torch.Tensor:
+    """1-D normalised Gaussian of radius int(truncate * sigma + 0.5) (scipy.ndimage.gaussian_filter's)."""
+    radius = int(truncate * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _blur_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H-2r, W-2r): separable Gaussian, valid region only."""
+    c = x.shape[1]
+    kh = k.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+    kw = k.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+    x = torch.nn.functional.conv2d(x, kh, groups=c)
+    return torch.nn.functional.conv2d(x, kw, groups=c)
+
+
+def ssim_tensor(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """(N, C, H, W) float64 in [0, data_range] -> (N,) SSIM, mean over the valid map and channels."""
+    k = gaussian_kernel().to(x.device)
+    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
+    n, c = x.shape[:2]
+    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)  # (N, 5C, H, W)
+    m = _blur_valid(stacked, k)
+    ux, uy, uxx, uyy, uxy = m.split(c, dim=1)
+    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s.flatten(2).mean(2).mean(1)
+
+
+def ssim_frames(pred: np.ndarray, gt: np.ndarray, device: torch.device | str = "cpu",
+                batch: int = 64) -> np.ndarray:
+    """Per-frame SSIM of (T, H, W, 3) uint8 frames (RGB in [0, 1])."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"shape mismatch {pred.shape} vs {gt.shape}")
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(pred), batch):
+            x, y = to_unit(pred[i:i + batch], device), to_unit(gt[i:i + batch], device)
+            out.append(ssim_tensor(x, y).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def ssim_video(pred: np.ndarray, gt: np.ndarray, device: torch.device | str = "cpu") -> float:
+    """Mean over frames of the per-frame SSIM."""
+    return float(np.mean(ssim_frames(pred, gt, device)))
+
+
+class SSIM:
+    """Stateful wrapper: ``update(pred, gt)`` per video, ``compute()`` = mean over videos."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.values: list[float] = []
+
+    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        v = ssim_video(pred, gt)
+        self.values.append(v)
+        return v
+
+    def compute(self) -> float:
+        return float(np.mean(self.values)) if self.values else float("nan")

@@ -1,0 +1,69 @@
+"""evaluate_method end to end on a synthetic preprocessed dataset, checked against skimage."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from metrics_data import make_gt
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from metrics.evaluator import evaluate_method
+from stsa.data.crops import crop_faces
+from stsa.data.video import read_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gt")
+    pred = tmp_path_factory.mktemp("pred")
+    ids = ["spk/00001", "spk/00002", "x3", "x4"]
+    frames = {cid: make_gt(root, cid, n=10, seed=i) for i, cid in enumerate(ids)}
+    rng = np.random.default_rng(5)
+    f1 = frames["spk/00001"].astype(int)
+    noisy = np.clip(f1 + rng.integers(-20, 21, f1.shape), 0, 255)
+    write_video(pred / "spk/00001.mp4", noisy.astype(np.uint8))
+    write_video(pred / "spk/00002.mp4", frames["spk/00002"][:8])  # shorter output
+    (pred / "x3.mp4").write_bytes(b"not a video")  # corrupt
+    return root, pred
+
+
+def test_psnr_ssim_rows_match_skimage(dataset, tmp_path):
+    root, pred = dataset
+    df, agg = evaluate_method(root, pred, ["spk/00001", "spk/00002", "x3", "x4"], "m", "d",
+                              ["psnr", "ssim"], device="cpu", cache_dir=tmp_path)
+    assert list(df["status"]) == ["ok", "ok", "failed", "failed"]
+    assert "corrupt" in df.loc[2, "notes"] or "decod" in df.loc[2, "notes"]
+    assert "prediction missing" in df.loc[3, "notes"]
+    df2, _ = evaluate_method(root, pred, ["nogt"], "m", "d", ["psnr"], device="cpu")
+    assert df2.loc[0, "status"] == "failed" and "preprocessed ground truth missing" in df2.loc[0, "notes"]
+    assert df.loc[1, "n_frames"] == 8 and "frame count" in df.loc[1, "notes"]
+    for i, cid in enumerate(["spk/00001", "spk/00002"]):
+        z = np.load(root / cid / "clip.npz")
+        p = read_frames(pred / f"{cid}.mp4")
+        pc = crop_faces(p, z["boxes"][:len(p)]).astype(np.float64) / 255
+        gc = z["crops"][:len(p)].astype(np.float64) / 255
+        ps = np.mean([peak_signal_noise_ratio(g, x, data_range=1) for g, x in zip(gc, pc, strict=True)])
+        ss = np.mean([structural_similarity(g, x, gaussian_weights=True, sigma=1.5,
+                                            use_sample_covariance=False, data_range=1, channel_axis=-1)
+                      for g, x in zip(gc, pc, strict=True)])
+        assert df.loc[i, "PSNR"] == pytest.approx(ps, abs=1e-9)
+        assert df.loc[i, "SSIM"] == pytest.approx(ss, abs=1e-9)
+    assert agg["PSNR"] == pytest.approx(df["PSNR"][:2].mean())
+    assert agg["n_ok"] == 2 and agg["unavailable"] == {}
+
+
+def test_gt_against_itself_is_perfect(dataset, tmp_path):
+    root, _ = dataset
+    gt_pred = tmp_path / "gt_as_pred"
+    (gt_pred / "spk").mkdir(parents=True)
+    (gt_pred / "spk/00001.mp4").symlink_to(root / "spk/00001/video.mp4")
+    df, agg = evaluate_method(root, gt_pred, ["spk/00001"], "GT", "d", ["psnr", "ssim"], device="cpu")
+    assert math.isinf(df.loc[0, "PSNR"]) and df.loc[0, "SSIM"] == pytest.approx(1.0)
+
+
+def test_unknown_metric_rejected(dataset):
+    root, pred = dataset
+    with pytest.raises(ValueError, match="unknown metrics"):
+        evaluate_method(root, pred, ["x3"], "m", "d", ["nope"])
