@@ -36,9 +36,9 @@ def dataset_root(dataset):
     return root if root else f"{W}/corpus/{dataset}"
 
 
-def corpus_dir(wildcards):
-    """Where the demo corpus of a dataset is generated."""
-    return f"{W}/corpus/{wildcards.dataset}"
+def parent_of_output(wildcards, output):
+    """Directory of a rule's first output (for tools that write a whole directory)."""
+    return str(Path(output[0]).parent)
 
 
 def dataset_params(wildcards):
@@ -171,12 +171,65 @@ def print_stage_times():
     """Print the wall time each rule took in this and earlier runs (from the benchmark files)."""
     totals = {}
     for tsv in Path(STAGE_TIMES).rglob("*.tsv"):
-        rule = tsv.relative_to(STAGE_TIMES).parts[0]
+        stage = tsv.relative_to(STAGE_TIMES).parts[0]
         with open(tsv) as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         if rows:
-            totals[rule] = totals.get(rule, 0.0) + float(rows[-1]["s"])
+            totals[stage] = totals.get(stage, 0.0) + float(rows[-1]["s"])
     if totals:
         print("\nWall time per stage (s, summed over its jobs):")
-        for rule, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-            print(f"  {rule:<24} {seconds:8.1f}")
+        for stage, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+            print(f"  {stage:<24} {seconds:8.1f}")
+
+
+def synth_args(wildcards):
+    """Command-line arguments of `stsa-bench synth` for a dataset's demo corpus."""
+    s = dataset_cfg(wildcards.dataset)["synth"]
+    if not s:
+        raise ValueError(f"datasets.{wildcards.dataset}: set 'root' to a real dataset or give a 'synth' block")
+    return (
+        f"--layout {s['layout']} --train {s.get('train', 0)} --val {s.get('val', 0)} --test {s['test']} "
+        f"--seconds {s.get('seconds', 3.0)} --seed {s.get('seed', 0)}"
+    )
+
+
+def train_data(wildcards, input):
+    """Preprocessed clips of the training split (the directory of its manifest)."""
+    return str(Path(input.manifest).parent)
+
+
+def synthesis_inputs(wildcards):
+    """Stage 2 needs the training split and, unless the sync loss is ablated, the SyncNet expert."""
+    inputs = {"manifest": train_manifest()}
+    if wildcards.variant != "no_sync":
+        inputs["expert"] = f"{W}/models/expert.pt"
+    return inputs
+
+
+def expert_flag(wildcards, input):
+    """`--expert CKPT` when the variant trains with the sync loss."""
+    return f"--expert {input.expert}" if "expert" in input.keys() else ""
+
+
+def ablation_flag(wildcards):
+    """`--ablation` value of a training variant."""
+    return "none" if wildcards.variant == "full" else wildcards.variant
+
+
+def gt_manifest(wildcards):
+    """Manifest of the preprocessed test split (ground-truth crops, boxes, landmarks beside it)."""
+    return f"{preprocessed_dir(wildcards.dataset, dataset_cfg(wildcards.dataset)['test_split'])}/manifest.csv"
+
+
+def parent_of_input(name):
+    """Param function: the directory of the named input."""
+
+    def parent(wildcards, input):
+        return str(Path(input[name]).parent)
+
+    return parent
+
+
+def gt_cache_dir(wildcards):
+    """Ground-truth features (Inception statistics, landmarks, flows) cached once per dataset."""
+    return f"{W}/gt_cache/{wildcards.dataset}"

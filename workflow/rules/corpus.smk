@@ -1,23 +1,14 @@
 # The built-in demo corpus (for datasets whose root is null) and the clip list of each split.
 
 
-def synth_args(wildcards):
-    """Command-line arguments of `stsa-bench synth` for a dataset's demo corpus."""
-    s = dataset_cfg(wildcards.dataset)["synth"]
-    if not s:
-        raise ValueError(f"datasets.{wildcards.dataset}: set 'root' to a real dataset or give a 'synth' block")
-    return (
-        f"--layout {s['layout']} --train {s.get('train', 0)} --val {s.get('val', 0)} --test {s['test']} "
-        f"--seconds {s.get('seconds', 3.0)} --seed {s.get('seed', 0)}"
-    )
-
-
 rule synth_corpus:
     output:
         touch(f"{W}/corpus/{{dataset}}/.complete"),
     params:
         args=synth_args,
-        out=corpus_dir,
+        out=parent_of_output,
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/synth_corpus/{{dataset}}.log",
     benchmark:
@@ -33,6 +24,8 @@ checkpoint list_clips:
         f"{W}/lists/{{dataset}}/{{split}}.tsv",
     params:
         dataset=dataset_params,
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/list_clips/{{dataset}}_{{split}}.log",
     script:

@@ -1,10 +1,6 @@
 # Dubbing: each method re-synthesises the test split (template = the clip's video, driving audio = its audio).
 
 
-def dubbed_dir(wildcards):
-    return f"{W}/dubbed/{wildcards.dataset}/{wildcards.method}"
-
-
 rule dub:
     input:
         unpack(dub_inputs),
@@ -12,8 +8,10 @@ rule dub:
         f"{W}/dubbed/{{dataset}}/{{method}}/runs.csv",
     params:
         method=dub_options,
-        out_dir=dubbed_dir,
+        out_dir=parent_of_output,
         device=config["device"],
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/dub/{{dataset}}/{{method}}.log",
     benchmark:

@@ -1,29 +1,22 @@
 # Evaluation: the configured metrics of one method on one dataset, against the preprocessed ground truth.
 
 
-def gt_dir(wildcards):
-    """Preprocessed test split of a dataset (ground-truth crops, boxes, landmarks)."""
-    return preprocessed_dir(wildcards.dataset, dataset_cfg(wildcards.dataset)["test_split"])
-
-
-def gt_cache_dir(wildcards):
-    """Ground-truth features (Inception statistics, landmarks, flows) cached once per dataset."""
-    return f"{W}/gt_cache/{wildcards.dataset}"
-
-
 rule evaluate:
     input:
         runs=f"{W}/dubbed/{{dataset}}/{{method}}/runs.csv",
+        gt=gt_manifest,
     output:
         per_video=f"{R}/per_video/{{dataset}}/{{method}}.csv",
         summary=f"{R}/per_method/{{dataset}}/{{method}}.json",
     params:
-        gt_dir=gt_dir,
-        pred_dir=dubbed_dir,
+        gt_dir=parent_of_input("gt"),
+        pred_dir=parent_of_input("runs"),
         metrics=config["metrics"],
         cache_dir=gt_cache_dir,
         device=config["device"],
         weights_dir=config["weights_dir"],
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/evaluate/{{dataset}}/{{method}}.log",
     benchmark:

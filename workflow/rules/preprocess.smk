@@ -8,6 +8,8 @@ rule preprocess_clip:
         f"{W}/preprocessed/{{dataset}}/{{split}}/{{clip}}/status.json",
     params:
         settings=config["preprocess"],
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/preprocess/{{dataset}}/{{split}}/{{clip}}.log",
     benchmark:
@@ -23,6 +25,8 @@ rule manifest:
         clip_statuses,
     output:
         f"{W}/preprocessed/{{dataset}}/{{split}}/manifest.csv",
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/manifest/{{dataset}}_{{split}}.log",
     script:

@@ -13,6 +13,8 @@ rule table:
         config_hash=config_hash(),
     wildcard_constraints:
         table=r"table[123]",
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/tables/{{table}}.log",
     script:

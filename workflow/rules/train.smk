@@ -4,39 +4,18 @@
 TRAIN = config["training"]
 
 
-def train_data(wildcards=None):
-    """Preprocessed clips of the training split."""
-    return str(Path(train_manifest()).parent)
-
-
-def synthesis_inputs(wildcards):
-    """Stage 2 needs the training split and, unless the sync loss is ablated, the SyncNet expert."""
-    inputs = {"manifest": train_manifest()}
-    if wildcards.variant != "no_sync":
-        inputs["expert"] = f"{W}/models/expert.pt"
-    return inputs
-
-
-def expert_flag(wildcards, input):
-    """`--expert CKPT` when the variant trains with the sync loss."""
-    return f"--expert {input.expert}" if "expert" in input.keys() else ""
-
-
-def ablation_flag(wildcards):
-    """`--ablation` value of a training variant."""
-    return "none" if wildcards.variant == "full" else wildcards.variant
-
-
 rule train_expert:
     input:
         manifest=train_manifest(),
     output:
         f"{W}/models/expert.pt",
     params:
-        data=train_data(),
+        data=train_data,
         preset=TRAIN["preset"],
         steps=TRAIN["expert_steps"],
         device=config["device"],
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/train/expert.log",
     benchmark:
@@ -56,10 +35,12 @@ rule train_wav2lip:
     output:
         f"{W}/models/wav2lip.pt",
     params:
-        data=train_data(),
+        data=train_data,
         preset=TRAIN["preset"],
         steps=TRAIN["wav2lip_steps"],
         device=config["device"],
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/train/wav2lip.log",
     benchmark:
@@ -78,10 +59,12 @@ rule train_stsa_guidance:
     output:
         f"{W}/models/stsa/full/guidance.pt",
     params:
-        data=train_data(),
+        data=train_data,
         preset=TRAIN["preset"],
         steps=TRAIN["guidance_steps"],
         device=config["device"],
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/train/stsa_guidance.log",
     benchmark:
@@ -100,12 +83,14 @@ rule train_stsa_synthesis:
     output:
         f"{W}/models/stsa/{{variant}}/synthesis.pt",
     params:
-        data=train_data(),
+        data=train_data,
         preset=TRAIN["preset"],
         steps=TRAIN["synthesis_steps"],
         device=config["device"],
         ablation=ablation_flag,
         expert=expert_flag,
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/train/stsa_synthesis_{{variant}}.log",
     benchmark:
@@ -126,12 +111,14 @@ rule finetune_stsa:
     output:
         f"{W}/models/stsa/{{variant}}/finetune.pt",
     params:
-        data=train_data(),
+        data=train_data,
         preset=TRAIN["preset"],
         steps=TRAIN["finetune_steps"],
         device=config["device"],
         ablation=ablation_flag,
         expert=expert_flag,
+    conda:
+        "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/train/stsa_finetune_{{variant}}.log",
     benchmark:
