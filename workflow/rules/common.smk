@@ -164,7 +164,10 @@ def config_hash():
 
 def table_targets():
     """The configured tables 1 and 2 (Table III trains five more models: ask for it by name)."""
-    return [f"{R}/{t}.csv" for t in config["tables"] if t != "table3"]
+    targets = [f"{R}/{t}.csv" for t in config["tables"] if t != "table3"]
+    if config.get("paper_tables"):
+        targets.append(f"{R}/paper_comparison.csv")
+    return targets
 
 
 def print_stage_times():
@@ -233,3 +236,15 @@ def parent_of_input(name):
 def gt_cache_dir(wildcards):
     """Ground-truth features (Inception statistics, landmarks, flows) cached once per dataset."""
     return f"{W}/gt_cache/{wildcards.dataset}"
+
+
+def comparison_tables():
+    """Tables set beside the paper's: all configured ones."""
+    return list(config["tables"])
+
+
+def comparison_inputs(wildcards):
+    """The JSON twins of the tables compared with the paper; needs `paper_tables` in the config."""
+    if not config.get("paper_tables"):
+        raise ValueError("set 'paper_tables' in the config to the directory holding the paper's tables as CSV")
+    return [f"{R}/{t}.json" for t in comparison_tables()]

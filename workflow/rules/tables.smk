@@ -19,3 +19,19 @@ rule table:
         f"{W}/logs/tables/{{table}}.log",
     script:
         "../scripts/table.py"
+
+
+rule paper_comparison:
+    input:
+        comparison_inputs,
+    output:
+        f"{R}/paper_comparison.csv",
+    params:
+        paper_dir=config.get("paper_tables"),
+        tables=comparison_tables(),
+    conda:
+        "../envs/stsa-bench.yaml"
+    log:
+        f"{W}/logs/tables/paper_comparison.log",
+    script:
+        "../scripts/paper_comparison.py"
