@@ -128,3 +128,23 @@ def paper_comparison(results_dir: Path, paper_dir: Path, tables: list[str]) -> p
                 records.append({"table": table, "row": prow[key], "metric": column, "paper": theirs,
                                 "regenerated": mine, "difference": mine - theirs})
     return pd.DataFrame(records, columns=["table", "row", "metric", "paper", "regenerated", "difference"])
+
+
+def register(subparsers) -> None:
+    """`stsa-bench compare`: the regenerated tables beside the paper's."""
+    parser = subparsers.add_parser("compare", help="set regenerated tables beside the paper's values")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="directory with tableN.json")
+    parser.add_argument("--paper", type=Path, required=True, help="directory with the paper's tables as CSV")
+    parser.add_argument("--out", type=Path, default=Path("results/paper_comparison.csv"))
+    parser.set_defaults(func=_compare_main)
+
+
+def _compare_main(args) -> int:
+    from stsa.errors import DatasetError
+
+    if not args.paper.is_dir():
+        raise DatasetError(args.paper, "paper tables directory not found", "pass --paper DIR with table1_lrs2.csv ...")
+    table = paper_comparison(args.results, args.paper, list(TABLE_COLUMNS))
+    table.to_csv(args.out, index=False)
+    print(f"{len(table)} values compared -> {args.out}")
+    return 0
