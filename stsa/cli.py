@@ -23,7 +23,9 @@ SUBCOMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stsa-bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="stsa-bench", description="Benchmark for audio-driven visual dubbing: the STSA paper's tables, reproducibly."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:
