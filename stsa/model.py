@@ -1,0 +1,208 @@
+"""The two STSA stages assembled as in the public release (SCAILab-USTC/STSA), plus release-weight loading.
+
+Stage 1 `GuidancePredictor` (release: Heatmap_generator) and stage 2 `FaceRenderer` (release: Face_renderer).
+With `STSAConfig.paper()` their state dicts have exactly the keys and shapes of heatmap_weight.pth and
+face_weight.pth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from stsa.config import STSAConfig
+from stsa.errors import WeightsError
+from stsa.modules.audio_encoder import RendererAudioEncoder, guidance_audio_encoder
+from stsa.modules.cil import MINE, ChannelAlign, cil_bounds, embed
+from stsa.modules.conv_blocks import DownBlock2d, SameBlock2d, weight_init
+from stsa.modules.fusion import fusion_block
+from stsa.modules.generator import TranslationNetwork
+from stsa.modules.guidance_transformer import FusionTransformer
+from stsa.modules.heatmap_decoder import HeatmapDecoder
+from stsa.modules.keypoint_extractor import content_landmarks, heatmap_encoder
+from stsa.modules.perceptual import PerceptualLoss
+from stsa.modules.spatial_path import HeatmapEncoder, RefImageEncoder, SpatialNetwork
+from stsa.modules.temporal_path import TemporalNetwork
+
+
+class GuidancePredictor(nn.Module):
+    """Stage 1: audio + pose heatmaps + reference heatmaps -> predicted face heatmap and 57 content landmarks."""
+
+    def __init__(self, cfg: STSAConfig):
+        super().__init__()
+        g = cfg.guidance
+        d = g.d_model
+        self.cfg = cfg
+        self.mel_encoder = guidance_audio_encoder(cfg.audio_dim, cfg.audio_window, g.audio_channels, d)
+        self.pose_encoder = heatmap_encoder(g.enc_channels, d)
+        self.ref_encoder = heatmap_encoder(g.enc_channels, d)
+        self.lip_encoder = heatmap_encoder(g.enc_channels, d)
+        self.jaw_encoder = heatmap_encoder(g.enc_channels, d)
+        self.heatmap_decoder = HeatmapDecoder(d, 1, g.message_passing)
+        self.fusion_transformer = FusionTransformer(d, g.nlayers, g.nhead, g.dim_feedforward, g.dropout, g.max_len)
+        self.mouse_keypoint_map = nn.Linear(d, g.n_lip * 2)
+        self.jaw_keypoint_map = nn.Linear(d, g.n_jaw * 2)
+        self.apply(weight_init)
+        self.Norm = nn.LayerNorm(d)
+
+    def forward(self, audio: torch.Tensor, pose_heatmaps: torch.Tensor, ref_heatmaps: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """audio (B,T,A,W), pose_heatmaps (B,T,1,128,128), ref_heatmaps (B,N,1,128,128)
+        -> heatmaps (B*T,1,128,128) = lip + jaw (each tanh), content_landmarks (B*T,2,57) jaw then lip."""
+        b, t, n = audio.size(0), audio.size(1), ref_heatmaps.size(1)
+        pose = pose_heatmaps.flatten(0, 1)                                     # (B*T,1,128,128)
+        a = self.Norm(self.mel_encoder(audio.flatten(0, 1)).flatten(1))        # (B*T,D)
+        p = self.Norm(self.pose_encoder(pose).flatten(1))                      # (B*T,D)
+        r = self.Norm(self.ref_encoder(ref_heatmaps.flatten(0, 1)).flatten(1))  # (B*N,D)
+        tokens = self.fusion_transformer(r.view(b, n, -1), a.view(b, t, -1), p.view(b, t, -1))  # (B,N+2T,D)
+        lip = tokens[:, n:n + t].flatten(0, 1)                                 # (B*T,D) audio-token outputs
+        jaw = tokens[:, n + t:].flatten(0, 1)                                  # (B*T,D) pose-token outputs
+        lip_hm, jaw_hm = self.heatmap_decoder(lip[..., None, None], jaw[..., None, None], pose)  # (B*T,1,128,128)
+        lip_code = self.lip_encoder(lip_hm).flatten(1) + lip                   # (B*T,D), shortcut
+        jaw_code = self.jaw_encoder(jaw_hm).flatten(1) + jaw
+        landmarks = content_landmarks(self.jaw_keypoint_map(jaw_code), self.mouse_keypoint_map(lip_code))
+        return lip_hm + jaw_hm, landmarks
+
+
+@dataclass
+class RendererOutput:
+    """What `FaceRenderer.forward` returns."""
+
+    image: torch.Tensor                                   # (B,3,128,128) in [0,1]
+    mi_lower_bound: torch.Tensor | None = None            # scalar: sum over scales of the DV bound
+    mi_per_scale: list[torch.Tensor] = field(default_factory=list)        # 3 scalars (128, 64, 32)
+    spatial_embeddings: list[torch.Tensor] = field(default_factory=list)  # 3 x (B,cil_dim), empty if no CIL
+    temporal_embeddings: list[torch.Tensor] = field(default_factory=list)
+    warped_reference: torch.Tensor | None = None          # (B,3,128,128) temporal path's weighted warp
+    fused_features: list[torch.Tensor] = field(default_factory=list)      # [(B,c,128,128), (64), (32)]
+
+
+class FaceRenderer(nn.Module):
+    """Stage 2: masked target face + target heatmap + N reference faces/heatmaps + audio -> face."""
+
+    def __init__(self, cfg: STSAConfig):
+        super().__init__()
+        r = cfg.renderer
+        self.cfg = cfg
+        c128, c64, c32 = r.feat_channels
+        if r.use_spatial:
+            self.ref_imgs_encoder = RefImageEncoder(r.n_ref, r.feat_channels, r.ref_mid_channels)
+            self.heatmap_encoder_tar = HeatmapEncoder(3, r.heatmap_channels)
+            self.heatmap_encoder_ref = HeatmapEncoder(3 * r.n_ref, r.heatmap_channels)
+        self.audio_encoder = RendererAudioEncoder(cfg.audio_dim, cfg.audio_window, r.audio_channels)
+        if r.use_spatial:
+            self.spatial_module = SpatialNetwork(r.feat_channels, r.heatmap_channels, r.align_channels,
+                                                 r.audio_channels)
+        if r.use_temporal:
+            self.temporal_module = TemporalNetwork(r.feat_channels, r.audio_channels, r.spade_hidden,
+                                                   r.adain_hidden)
+        if r.keep_source_encoder:   # defined but never used by the release
+            s1, s2, s3 = r.source_channels
+            self.source_img_encoder = nn.Sequential(SameBlock2d(3, s1, kernel_size=7, padding=3),
+                                                    DownBlock2d(s1, s2), DownBlock2d(s2, s3))
+        paths = int(r.use_spatial) + int(r.use_temporal)
+        self.fuse_32 = fusion_block(paths * c32, c32, r.fusion_kernel)
+        self.fuse_64 = fusion_block(paths * c64, c64, r.fusion_kernel)
+        self.fuse_128 = fusion_block(paths * c128, c128, r.fusion_kernel)
+        self.translation = TranslationNetwork(r.translation_channels, r.feat_channels, r.audio_channels,
+                                              r.spade_hidden, r.adain_hidden)
+        # loss network, never run in forward (see stsa.modules.perceptual)
+        self.perceptual = PerceptualLoss() if r.keep_perceptual else None
+        if r.use_cil:
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.align_layers = nn.ModuleList([ChannelAlign(c, r.cil_dim) for c in r.feat_channels])
+        self.apply(weight_init)
+        if r.use_cil:
+            self.mine = MINE(2 * r.cil_dim, r.mine_hidden)
+
+    def forward(self, masked_face: torch.Tensor, target_heatmap: torch.Tensor, ref_faces: torch.Tensor,
+                ref_heatmaps: torch.Tensor, audio: torch.Tensor, *, perm: torch.Tensor | None = None
+                ) -> RendererOutput:
+        """masked_face (B,1,3,128,128) (rows 64-127 are zeroed here anyway), target_heatmap (B,1,3,128,128),
+        ref_faces (B,N,3,128,128), ref_heatmaps (B,N,3,128,128), audio (B,1,A,W) -> RendererOutput.
+        `perm` fixes the CIL batch shuffle (default: a fresh torch.randperm per scale)."""
+        r = self.cfg.renderer
+        face = masked_face[:, 0].clone()                                       # (B,3,128,128)
+        face[:, :, face.size(2) // 2:] = 0
+        tar_hm = target_heatmap[:, 0]                                          # (B,3,128,128)
+        if r.ref_heatmap_mode == "release":   # the release's inference feeds the last reference's heatmap 5x
+            ref_heatmaps = ref_heatmaps[:, -1:].expand_as(ref_heatmaps)
+        code = self.audio_encoder(audio[:, 0])                                 # (B,Ca,1)
+        out = RendererOutput(image=face)
+        spatial = temporal = None
+        if r.use_spatial:
+            ref_feats = self.ref_imgs_encoder(ref_faces)                       # 3 scales
+            ref_hm = self.heatmap_encoder_ref(ref_heatmaps.flatten(1, 2))      # (B,Ch,32,32)
+            spatial = self.spatial_module(ref_feats, ref_hm, self.heatmap_encoder_tar(tar_hm), code)
+        if r.use_temporal:
+            temporal, out.warped_reference = self.temporal_module(ref_faces, ref_heatmaps, tar_hm, code)
+        if r.use_cil:
+            out.spatial_embeddings = [embed(a, f) for a, f in zip(self.align_layers, spatial, strict=True)]
+            out.temporal_embeddings = [embed(a, f) for a, f in zip(self.align_layers, temporal, strict=True)]
+            out.mi_per_scale = cil_bounds(self.mine, out.spatial_embeddings, out.temporal_embeddings, perm)
+            out.mi_lower_bound = torch.stack(out.mi_per_scale).sum()
+        parts = [p for p in (spatial, temporal) if p is not None]
+        fused = [fuse(torch.cat([p[i] for p in parts], dim=1))
+                 for i, fuse in enumerate((self.fuse_128, self.fuse_64, self.fuse_32))]
+        out.fused_features = fused
+        out.image = self.translation(torch.cat([face, tar_hm], dim=1), fused, code)   # (B,3,128,128)
+        return out
+
+
+class STSA(nn.Module):
+    """Both stages: `guidance` (stage 1) and `renderer` (stage 2)."""
+
+    def __init__(self, cfg: STSAConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or STSAConfig.paper()
+        self.guidance = GuidancePredictor(self.cfg)
+        self.renderer = FaceRenderer(self.cfg)
+
+
+def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(path, "checkpoint not found",
+                           "download the STSA release checkpoints (see `stsa-bench weights status`) "
+                           "or pass the right path")
+    try:
+        from stsa import weights as _weights
+    except ImportError:
+        _weights = None
+    loader = getattr(_weights, "load_state_dict", None) if _weights is not None else None
+    if loader is not None:
+        obj = loader(path)
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise WeightsError(path, f"cannot read checkpoint ({e})", "re-download the file") from e
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise WeightsError(path, f"expected a state dict, got {type(obj).__name__}", "re-download the file")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def _load_strict(module: nn.Module, sd: dict[str, torch.Tensor], path: str | Path) -> None:
+    try:
+        module.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        raise WeightsError(path, f"state dict does not match the model ({str(e)[:300]})",
+                           "use STSAConfig.paper(audio='wav2vec') for the released checkpoints") from e
+
+
+def load_release_weights(model: STSA, heatmap_path: str | Path | None, face_path: str | Path | None) -> STSA:
+    """Load heatmap_weight.pth into `model.guidance` and face_weight.pth into `model.renderer`, strictly.
+
+    Accepts a bare state dict or {"state_dict": ...}, keys with or without a `module.` prefix. Either path may
+    be None to skip that stage. Missing or mismatching files raise stsa.errors.WeightsError.
+    """
+    if heatmap_path is not None:
+        _load_strict(model.guidance, _read_state_dict(heatmap_path), heatmap_path)
+    if face_path is not None:
+        _load_strict(model.renderer, _read_state_dict(face_path), face_path)
+    return model

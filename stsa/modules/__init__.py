@@ -1,0 +1,1 @@
+"""STSA paper components, one per file (stsa.model assembles them)."""
