@@ -1,0 +1,108 @@
+"""The preprocessed clip cache: ``<root>/<clip_id>/{status.json, video.mp4, audio.wav, clip.npz}``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stsa.errors import DatasetError
+
+STATUS_FILE, VIDEO_FILE, AUDIO_FILE, ARRAYS_FILE = "status.json", "video.mp4", "audio.wav", "clip.npz"
+STATUS_FIELDS = ("clip", "status", "reason", "n_frames", "fps_in", "fps_out", "sample_rate_in", "channels_in",
+                 "duration_video", "duration_audio", "detection_rate", "interpolated_frames", "source_video",
+                 "source_audio")
+_REQUIRED = ("crops", "boxes", "landmarks", "detected", "mel")
+
+
+def read_status(clip_dir: str | Path) -> dict:
+    """The clip's ``status.json`` as a dict; a missing or unreadable one raises DatasetError."""
+    path = Path(clip_dir) / STATUS_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise DatasetError(path, "clip not preprocessed (no status.json)",
+                           "run `stsa-bench preprocess`") from exc
+    except json.JSONDecodeError as exc:
+        raise DatasetError(path, f"corrupt status file ({exc})",
+                           "delete the clip directory and preprocess again") from exc
+
+
+def write_status(clip_dir: str | Path, status: dict) -> None:
+    """Write ``status.json`` atomically (temp file + rename)."""
+    path = Path(clip_dir) / STATUS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(status, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class ClipData:
+    """Arrays of one preprocessed clip (shapes for T video frames at 25 fps)."""
+
+    crops: np.ndarray  # (T,128,128,3) uint8 RGB
+    boxes: np.ndarray  # (T,4) int32 x1,y1,x2,y2 in video.mp4 pixels, end exclusive
+    landmarks: np.ndarray  # (T,131,2) float16 in [0,1] of the crop
+    detected: np.ndarray  # (T,) bool, False = interpolated
+    mel: np.ndarray  # (80,M) float32 Wav2Lip mel of audio.wav
+    wav2vec: np.ndarray | None = None  # (N,768) float16 at 50 Hz
+    clip_dir: Path | None = None
+    status: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.crops)
+
+    @property
+    def video_path(self) -> Path:
+        return self._dir() / VIDEO_FILE
+
+    @property
+    def audio_path(self) -> Path:
+        return self._dir() / AUDIO_FILE
+
+    def _dir(self) -> Path:
+        if self.clip_dir is None:
+            raise DatasetError(None, "clip data not bound to a directory",
+                               "use ClipData.load(dir) or save(dir)")
+        return Path(self.clip_dir)
+
+    @classmethod
+    def load(cls, clip_dir: str | Path) -> ClipData:
+        """Load ``clip.npz`` (+ status) of an ok clip; a rejected or missing clip raises DatasetError."""
+        clip_dir = Path(clip_dir)
+        status = read_status(clip_dir)
+        if status.get("status") != "ok":
+            raise DatasetError(clip_dir, f"clip was rejected in preprocessing: {status.get('reason')}",
+                               "exclude it (manifest.csv status column) or fix the source and rerun")
+        path = clip_dir / ARRAYS_FILE
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (FileNotFoundError, OSError, ValueError) as exc:
+            raise DatasetError(path, f"clip arrays missing or unreadable ({exc})",
+                               "delete the clip directory and run `stsa-bench preprocess` again") from exc
+        missing = [k for k in _REQUIRED if k not in arrays]
+        if missing:
+            raise DatasetError(path, f"clip arrays lack {missing}", "preprocess the clip again")
+        return cls(**{k: arrays[k] for k in _REQUIRED}, wav2vec=arrays.get("wav2vec"), clip_dir=clip_dir,
+                   status=status)
+
+    def save(self, clip_dir: str | Path) -> None:
+        """Write ``clip.npz`` (uncompressed: faster to load; written via a temp file + rename)."""
+        clip_dir = Path(clip_dir)
+        clip_dir.mkdir(parents=True, exist_ok=True)
+        arrays = {"crops": np.asarray(self.crops, np.uint8), "boxes": np.asarray(self.boxes, np.int32),
+                  "landmarks": np.asarray(self.landmarks, np.float16),
+                  "detected": np.asarray(self.detected, bool),
+                  "mel": np.asarray(self.mel, np.float32)}
+        if self.wav2vec is not None:
+            arrays["wav2vec"] = np.asarray(self.wav2vec, np.float16)
+        tmp = clip_dir / (ARRAYS_FILE + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, clip_dir / ARRAYS_FILE)
+        self.clip_dir = clip_dir
