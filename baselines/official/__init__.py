@@ -1,0 +1,1 @@
+"""Adapters running the compared methods' official code."""

@@ -1,0 +1,1 @@
+"""Native Wav2Lip: generator, training, inference adapter."""
