@@ -162,7 +162,8 @@ class STSA(nn.Module):
         self.renderer = FaceRenderer(self.cfg)
 
 
-def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def _read_state_dict(path: str | Path, name: str) -> dict[str, torch.Tensor]:
+    """`name` is the stsa.weights manifest entry (its checksum is verified when known)."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(path, "checkpoint not found",
@@ -174,12 +175,11 @@ def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         _weights = None
     loader = getattr(_weights, "load_state_dict", None) if _weights is not None else None
     if loader is not None:
-        obj = loader(path)
-    else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise WeightsError(path, f"cannot read checkpoint ({e})", "re-download the file") from e
+        return loader(name, path)   # unwraps `state_dict`, strips `module.`
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise WeightsError(path, f"cannot read checkpoint ({e})", "re-download the file") from e
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -202,7 +202,7 @@ def load_release_weights(model: STSA, heatmap_path: str | Path | None, face_path
     be None to skip that stage. Missing or mismatching files raise stsa.errors.WeightsError.
     """
     if heatmap_path is not None:
-        _load_strict(model.guidance, _read_state_dict(heatmap_path), heatmap_path)
+        _load_strict(model.guidance, _read_state_dict(heatmap_path, "stsa_heatmap"), heatmap_path)
     if face_path is not None:
-        _load_strict(model.renderer, _read_state_dict(face_path), face_path)
+        _load_strict(model.renderer, _read_state_dict(face_path, "stsa_face"), face_path)
     return model

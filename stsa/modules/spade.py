@@ -16,10 +16,16 @@ class SPADELayer(nn.Module):
         self.gamma = nn.Conv2d(hidden, channels, 3, 1, 1)
         self.beta = nn.Conv2d(hidden, channels, 3, 1, 1)
 
-    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        norm = self.instance_norm(x)
+    def modulation(self, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gamma, beta), each (B,C,H,W); depends on m only, so callers may reuse it."""
         h = self.conv1(m)
-        return norm + norm * self.gamma(h) + self.beta(h)
+        return self.gamma(h), self.beta(h)
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor | None = None,
+                mod: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        gamma, beta = self.modulation(m) if mod is None else mod
+        norm = self.instance_norm(x)
+        return norm + norm * gamma + beta
 
 
 class SPADE(nn.Module):
@@ -33,6 +39,12 @@ class SPADE(nn.Module):
         self.spade_layer_1 = SPADELayer(num_channel, num_channel_modulation, hidden_size)
         self.spade_layer_2 = SPADELayer(num_channel, num_channel_modulation, hidden_size)
 
-    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        x = self.conv_1(self.leaky_relu(self.spade_layer_1(x, m)))
-        return self.conv_2(self.leaky_relu(self.spade_layer_2(x, m)))
+    def modulation(self, m: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Both layers' (gamma, beta) for map m, to reuse across inputs modulated by the same map."""
+        return [self.spade_layer_1.modulation(m), self.spade_layer_2.modulation(m)]
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor | None = None,
+                mod: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        mod = self.modulation(m) if mod is None else mod
+        x = self.conv_1(self.leaky_relu(self.spade_layer_1(x, mod=mod[0])))
+        return self.conv_2(self.leaky_relu(self.spade_layer_2(x, mod=mod[1])))

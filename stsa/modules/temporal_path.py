@@ -65,6 +65,10 @@ class TemporalNetwork(nn.Module):
                 ) -> tuple[list[torch.Tensor], torch.Tensor]:
         code = audio.permute(0, 2, 1)                                         # (B,1,Ca)
         tar64 = _nearest(tar_hm, (64, 64))                                    # (B,3,64,64)
+        # the SPADE scale/shift maps depend on the target heatmap only: computed once, not once per reference
+        mod1 = self.spade_layer_1.modulation(tar64)
+        mod2 = self.spade_layer_2.modulation(tar64)
+        mod4 = self.spade_layer_4.modulation(tar_hm)
         sums: list[torch.Tensor | float] = [0.0, 0.0, 0.0]
         img_sum: torch.Tensor | float = 0.0
         denom: torch.Tensor | float = 0.0
@@ -75,9 +79,9 @@ class TemporalNetwork(nn.Module):
             h128 = self.conv1_relu(self.conv1_bn(self.conv1(x)))                # (B,c128,128,128)
             h64 = self.conv2_relu(self.conv2_bn(self.conv2(h128)))              # (B,c64,64,64)
             h32 = self.conv3_relu(self.conv3_bn(self.conv3(h64)))               # (B,c32,32,32)
-            s = self.adain_1(self.spade_layer_1(h64, tar64), code)
-            s = self.adain_2(self.spade_layer_2(s, tar64), code)                # (B,c64,64,64)
-            s = self.spade_layer_4(self.pixel_shuffle_1(s), tar_hm)             # (B,c128,128,128)
+            s = self.adain_1(self.spade_layer_1(h64, mod=mod1), code)
+            s = self.adain_2(self.spade_layer_2(s, mod=mod2), code)             # (B,c64,64,64)
+            s = self.spade_layer_4(self.pixel_shuffle_1(s), mod=mod4)           # (B,c128,128,128)
             flow, weight = self.conv_4(s), self.conv_5(s)                       # (B,2,..), (B,1,128,128)
             deform = flow_to_deformation(flow)                                  # (B,128,128,2)
             sums[0] = sums[0] + warp(h128, deform) * weight
