@@ -1,0 +1,323 @@
+"""`stsa-bench dub`: dub a template video with new audio using STSA, batched.
+
+Same frame order as the release: output frame i uses the 5-frame window of audio windows i-2..i+2 (zeros outside
+the audio) over the template frames ``seq[max(0, j)]``, where ``seq`` loops the template forward then backward; the
+guidance stage's centre prediction (clamped to 1) is rendered on template frame ``seq[i]`` (rows 64-127 zeroed),
+with 5 references sorted by mouth openness at ``linspace(0, n-1, 5)``. Unlike the release, every window of a chunk
+runs in one guidance batch, heatmaps are rendered once per template frame, the renderer is batched and no loss
+network runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HALF_WINDOW = 2  # window = frames i-2 .. i+2
+
+
+@dataclass
+class Template:
+    """A template video's faces at 25 fps (n frames)."""
+
+    frames: np.ndarray  # (n,H,W,3) uint8 RGB full frames
+    crops: np.ndarray  # (n,128,128,3) uint8
+    boxes: np.ndarray  # (n,4) int x1,y1,x2,y2
+    landmarks: np.ndarray  # (n,131,2) float32 in [0,1] of the crop
+
+
+def frame_sequence(n_template: int, n_out: int) -> np.ndarray:
+    """Release looping: 0..n-1, n-1..0, 0..n-1, ... long enough for ``n_out`` frames: (n_out,) int."""
+    one = np.concatenate([np.arange(n_template), np.arange(n_template)[::-1]])
+    reps = n_out // len(one) + 1
+    return np.tile(one, reps)[:n_out]
+
+
+def window_indices(n_out: int, t: int = 5) -> np.ndarray:
+    """(n_out, t) audio-window index j = i-2..i+2 for each output frame i (may be <0 or >= n_out)."""
+    return np.arange(n_out)[:, None] + np.arange(t)[None, :] - HALF_WINDOW
+
+
+def read_template(video: str | Path, margin_px: int = 5) -> Template:
+    """Decode a template at 25 fps (re-encoded when needed), FaceMesh every frame, release crop boxes.
+
+    Raises MediaError for unreadable files and NoFaceError when no frame has a face; short gaps are interpolated.
+    """
+    import tempfile
+
+    from stsa.data.crops import crop_faces
+    from stsa.data.facemesh import FaceMeshDetector
+    from stsa.data.landmarks import select_131
+    from stsa.data.preprocess import face_boxes, interpolate_missing, normalise_landmarks
+    from stsa.data.video import FPS, normalise_video, probe, read_frames
+    from stsa.errors import MediaError, NoFaceError
+
+    video = Path(video)
+    info = probe(video)
+    if not info.has_video:
+        raise MediaError(video, "no video stream", "pass a video (or image sequence encoded as video)")
+    if info.fps is not None and abs(info.fps - FPS) < 1e-3:
+        frames = read_frames(video)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            dst = Path(tmp) / "template_25fps.mp4"
+            normalise_video(video, dst, FPS)
+            frames = read_frames(dst)
+    with FaceMeshDetector() as det:
+        mesh, found = det.detect_many(frames)
+    if not found.any():
+        raise NoFaceError(video, "no face found in any frame", "use a template video showing one frontal face")
+    points = interpolate_missing(select_131(mesh), found)
+    h, w = frames.shape[1:3]
+    boxes = face_boxes(points, w, h, margin_px)
+    return Template(frames, crop_faces(frames, boxes), boxes,
+                    normalise_landmarks(points, boxes).astype(np.float32))
+
+
+def audio_features(audio: str | Path, frontend: str) -> tuple[np.ndarray, int]:
+    """Per-output-frame audio windows (n_out, A, W) for a wav of any length, and n_out (25 fps)."""
+    from stsa.data.audio import SAMPLE_RATE, load_wav, mel_windows, melspectrogram, wav2vec_windows
+    from stsa.errors import MediaError
+
+    wav = load_wav(audio)
+    n_out = int(round(len(wav) * 25 / SAMPLE_RATE))
+    if n_out < 1:
+        raise MediaError(audio, "audio shorter than one video frame (40 ms)", "pass a longer audio file")
+    if frontend == "mel":
+        return mel_windows(melspectrogram(wav), n_out).astype(np.float32), n_out
+    from stsa.data.preprocess import wav2vec_features
+    from stsa.weights import resolve
+
+    feats = wav2vec_features(wav, resolve("wav2vec2_base_960h"))
+    return wav2vec_windows(feats, n_out).astype(np.float32), n_out
+
+
+class Dubber:
+    """Both STSA stages in eval mode on one device; ``dub_faces`` is the batched inference core."""
+
+    def __init__(self, guidance, renderer, cfg, device=None, half: bool = False, chunk: int = 16):
+        import torch
+
+        from stsa.device import resolve_device
+
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.dtype = torch.float16 if (half and self.device.type == "cuda") else torch.float32
+        self.guidance = guidance.to(self.device, self.dtype).eval()
+        self.renderer = renderer.to(self.device, self.dtype).eval()
+        self.cfg = cfg
+        self.chunk = chunk
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path | None, device=None, half: bool = False,
+                        config: str = "paper") -> Dubber:
+        """A fine-tuned (or merged) stsa-bench checkpoint, or with ``None`` the released STSA weights
+        (stsa.weights ``stsa_heatmap`` + ``stsa_face``; WeightsError when missing)."""
+        from stsa.model import FaceRenderer, GuidancePredictor
+
+        if checkpoint is None:
+            from stsa.config import STSAConfig
+            from stsa.model import STSA, load_release_weights
+            from stsa.weights import resolve
+
+            model = load_release_weights(STSA(STSAConfig.paper()), resolve("stsa_heatmap"), resolve("stsa_face"))
+            return cls(model.guidance, model.renderer, model.cfg, device, half)
+        from stsa.errors import WeightsError
+        from stsa.train.checkpoint import config_from_dict, load_checkpoint
+
+        ckpt = load_checkpoint(checkpoint)
+        cfg = config_from_dict(ckpt["config"])
+        models = ckpt["models"]
+        if "guidance" not in models or "renderer" not in models:
+            raise WeightsError(checkpoint, f"holds only {sorted(models)}; dubbing needs both stages",
+                               "pass the fine-tuned checkpoint (or `stsa-bench train --stage finetune --steps 0 "
+                               "--init GUIDANCE --init SYNTHESIS` to merge the two stages)")
+        guidance, renderer = GuidancePredictor(cfg), FaceRenderer(cfg)
+        guidance.load_state_dict(models["guidance"])
+        renderer.load_state_dict(models["renderer"])
+        return cls(guidance, renderer, cfg, device, half)
+
+    def dub_faces(self, crops: np.ndarray, landmarks: np.ndarray, audio: np.ndarray,
+                  progress: bool = False) -> np.ndarray:
+        """Template crops (n,128,128,3) uint8 + landmarks (n,131,2) + audio windows (n_out,A,W) ->
+        generated faces (n_out,128,128,3) uint8."""
+        import torch
+        from tqdm import tqdm
+
+        from stsa.train.data import heatmaps, select_references
+
+        t, dev, dt = self.cfg.T, self.device, self.dtype
+        n_out = len(audio)
+        seq = frame_sequence(len(crops), n_out)
+        win = window_indices(n_out, t)  # (n_out,T)
+        refs = select_references(landmarks, self.cfg.n_ref)
+        pose_hm = torch.from_numpy(heatmaps(landmarks, "pose")).to(dev, dt)[:, None]  # (n,1,128,128)
+        ref_hm = torch.from_numpy(heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]  # (1,N,1,..)
+        faces = torch.from_numpy(crops).to(dev).permute(0, 3, 1, 2)  # (n,3,128,128) uint8
+        ref_faces = faces[refs].to(dt)[None] / 255.0  # (1,N,3,128,128)
+        audio_t = torch.from_numpy(np.concatenate([audio, np.zeros((1, *audio.shape[1:]), audio.dtype)]))
+        audio_t = audio_t.to(dev, dt)  # last row = zero window for out-of-range j
+        out = np.empty((n_out, *crops.shape[1:]), np.uint8)
+        half = faces.shape[-2] // 2
+        with torch.inference_mode():
+            for s in tqdm(range(0, n_out, self.chunk), disable=not progress, desc="dub"):
+                i = np.arange(s, min(s + self.chunk, n_out))
+                j = win[i]  # (b,T)
+                a_idx = np.where((j < 0) | (j >= n_out), n_out, j)
+                f_idx = seq[np.maximum(j, 0)]  # template frame per window slot
+                b = len(i)
+                heat, _ = self.guidance(audio_t[a_idx], pose_hm[f_idx], ref_hm.expand(b, -1, -1, -1, -1))
+                centre = heat.reshape(b, t, *heat.shape[1:])[:, HALF_WINDOW].clamp(max=1.0)  # (b,1,128,128)
+                masked = faces[seq[i]].to(dt) / 255.0
+                masked[:, :, half:] = 0
+                r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None],
+                                  ref_faces.expand(b, -1, -1, -1, -1),
+                                  ref_hm.expand(b, -1, 3, -1, -1),
+                                  audio_t[i][:, None])
+                img = r.image if hasattr(r, "image") else r
+                out[i] = (img.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        return out
+
+    def dub_faces_framewise(self, crops: np.ndarray, landmarks: np.ndarray, audio: np.ndarray,
+                            run_perceptual: bool = True) -> np.ndarray:
+        """The release's execution order, kept as the reference for ``dub_faces``: per output frame, heatmaps of
+        the 5-frame window rendered, stage 1 on that one window, the renderer on one frame, and (like the
+        release's forward) the VGG19 perceptual loss of the output against the input face when the renderer
+        holds one. Same inputs and weights -> same faces as ``dub_faces``."""
+        import torch
+
+        from stsa.train.data import heatmaps, select_references
+
+        t, dev, dt = self.cfg.T, self.device, self.dtype
+        n_out = len(audio)
+        seq = frame_sequence(len(crops), n_out)
+        perceptual = getattr(self.renderer, "perceptual", None) if run_perceptual else None
+        out = np.empty((n_out, *crops.shape[1:]), np.uint8)
+        zeros = np.zeros(audio.shape[1:], audio.dtype)
+        with torch.inference_mode():
+            refs = select_references(landmarks, self.cfg.n_ref)
+            ref_hm = torch.from_numpy(heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]
+            ref_faces = torch.from_numpy(crops[refs]).to(dev, dt).permute(0, 3, 1, 2)[None] / 255.0
+            for i in range(n_out):
+                js = range(i - HALF_WINDOW, i - HALF_WINDOW + t)
+                a = np.stack([audio[j] if 0 <= j < n_out else zeros for j in js])
+                frames = [int(seq[max(0, j)]) for j in js]
+                pose = torch.from_numpy(heatmaps(landmarks[frames], "pose")).to(dev, dt)[None, :, None]
+                heat, _ = self.guidance(torch.from_numpy(a).to(dev, dt)[None], pose, ref_hm)
+                centre = heat[HALF_WINDOW:HALF_WINDOW + 1].clamp(max=1.0)  # (1,1,128,128)
+                face = torch.from_numpy(crops[seq[i]]).to(dev, dt).permute(2, 0, 1)[None] / 255.0
+                masked = face.clone()
+                masked[:, :, face.shape[-2] // 2:] = 0
+                r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None], ref_faces,
+                                  ref_hm.expand(-1, -1, 3, -1, -1),
+                                  torch.from_numpy(audio[i]).to(dev, dt)[None, None])
+                if perceptual is not None:
+                    perceptual(r.image, face)
+                out[i] = (r.image.float().clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy()
+        return out
+
+    def dub(self, template: Template, audio_path: str | Path, out: str | Path,
+            crop_out: str | Path | None = None, progress: bool = False) -> dict:
+        """Dub ``template`` with ``audio_path``; write the full-frame video (and the 128x128 crop video)."""
+        from stsa.data.crops import paste_faces
+        from stsa.data.video import write_video
+
+        t0 = time.perf_counter()
+        windows, n_out = audio_features(audio_path, self.cfg.audio)
+        gen = self.dub_faces(template.crops, template.landmarks, windows, progress)
+        t_model = time.perf_counter() - t0
+        seq = frame_sequence(len(template.crops), n_out)
+        if crop_out is not None:
+            write_video(crop_out, gen, audio=audio_path)
+        full = paste_faces(template.frames[seq], gen, template.boxes[seq])
+        write_video(out, full, audio=audio_path)
+        return {"frames": n_out, "model_s": round(t_model, 3), "total_s": round(time.perf_counter() - t0, 3),
+                "fps": round(n_out / max(t_model, 1e-9), 3)}
+
+
+def dub_clips(jobs: list, checkpoint: Path | None, device=None) -> list[dict]:
+    """Dub preprocessed clips (baselines.base.ClipJob: clip_id, clip_dir, audio, out_path) with one model load.
+
+    The template is the clip's own ``video.mp4`` with its crops, boxes and landmarks; the output has the ground
+    truth's frame size at 25 fps with the job's audio muxed. One failing clip is recorded and the others go on.
+    -> one row per job: ``{clip, status, reason, runtime_s, frames}``.
+    """
+    from stsa.data.clip import ClipData
+    from stsa.data.video import read_frames
+
+    dubber = Dubber.from_checkpoint(checkpoint, device)
+    rows = []
+    for job in jobs:
+        t0 = time.perf_counter()
+        try:
+            clip = ClipData.load(job.clip_dir)
+            template = Template(read_frames(clip.video_path), clip.crops, clip.boxes,
+                                np.asarray(clip.landmarks, np.float32))
+            info = dubber.dub(template, job.audio, job.out_path)
+            rows.append({"clip": job.clip_id, "status": "ok", "reason": "",
+                         "runtime_s": round(time.perf_counter() - t0, 3), "frames": info["frames"]})
+        except Exception as exc:  # noqa: BLE001 - one bad clip never sinks a run
+            rows.append({"clip": job.clip_id, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                         "runtime_s": round(time.perf_counter() - t0, 3), "frames": 0})
+    return rows
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("dub", help="dub a template video with new audio using STSA",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--video", type=Path, required=True, help="template video (any fps, one face)")
+    p.add_argument("--audio", type=Path, required=True, help="driving audio (any format ffmpeg/soundfile reads)")
+    p.add_argument("--out", type=Path, required=True, help="full-frame output video (.mp4)")
+    p.add_argument("--crop-out", type=Path, help="also write the 128x128 face crop video here")
+    p.add_argument("--checkpoint", type=Path,
+                   help="stsa-bench fine-tuned checkpoint (default: the released STSA weights)")
+    p.add_argument("--random-weights", choices=("demo", "paper"),
+                   help="smoke test only: randomly initialised model of this preset (outputs are noise)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--half", action="store_true", help="float16 on CUDA (ignored on CPU)")
+    p.set_defaults(func=run)
+
+
+def _audio_as_wav(audio: Path, tmp: Path) -> Path:
+    """Any audio (or a video's audio track) -> 16 kHz mono wav (soundfile-readable files pass through)."""
+    import soundfile as sf
+
+    from stsa.data.audio import extract_wav
+
+    try:
+        sf.info(str(audio))
+        return audio
+    except (RuntimeError, sf.LibsndfileError):
+        dst = tmp / "audio.wav"
+        extract_wav(audio, dst)
+        return dst
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from stsa.errors import MediaError
+
+    if not args.audio.is_file():
+        raise MediaError(args.audio, "audio file not found", "check the path")
+    if args.random_weights:
+        import torch
+
+        from stsa.config import STSAConfig
+        from stsa.model import FaceRenderer, GuidancePredictor
+
+        torch.manual_seed(0)
+        cfg = getattr(STSAConfig, args.random_weights)()
+        dubber = Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, args.device, args.half)
+    else:
+        dubber = Dubber.from_checkpoint(args.checkpoint, args.device, args.half)
+    template = read_template(args.video)
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = _audio_as_wav(args.audio, Path(tmp))
+        info = dubber.dub(template, audio, args.out, args.crop_out, progress=True)
+    print(json.dumps({"out": str(args.out), "crop_out": str(args.crop_out) if args.crop_out else None, **info}))
+    return 0
