@@ -73,10 +73,11 @@ def cmd_train(args) -> int:
     from baselines.wav2lip.train import train_expert, train_wav2lip
 
     if args.model == "expert":
-        res = train_expert(args.data, args.out, preset=args.preset, steps=args.steps, device=args.device)
+        res = train_expert(args.data, args.out, preset=args.preset, steps=args.steps, device=args.device,
+                           batch=args.batch)
     else:
         res = train_wav2lip(args.data, args.out, preset=args.preset, steps=args.steps, expert=args.expert,
-                            device=args.device)
+                            device=args.device, batch=args.batch)
     print(" ".join(f"{k}={v}" for k, v in res.items()))
     return 0
 
@@ -107,6 +108,7 @@ def register(subparsers) -> None:
     pt.add_argument("--out", required=True, help="checkpoint file (resumed when it exists)")
     pt.add_argument("--preset", choices=["demo", "paper"], default="demo")
     pt.add_argument("--steps", type=int, default=None)
+    pt.add_argument("--batch", type=int, default=None, help="batch (expert: windows; wav2lip: 5-frame windows)")
     pt.add_argument("--expert", default=None, help="expert checkpoint for the sync loss (wav2lip only)")
     pt.add_argument("--device", default=None)
     pt.set_defaults(func=cmd_train)

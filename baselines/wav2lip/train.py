@@ -74,7 +74,7 @@ class _LossLog:
 
 
 def train_expert(data: str | Path, out: str | Path, preset: str = "demo", steps: int | None = None,
-                 device=None, progress: bool = True) -> dict:
+                 device=None, progress: bool = True, batch: int | None = None) -> dict:
     """Train the lip-sync expert (contrastive BCE on cosine similarity); returns {step, loss, path}."""
     from tqdm import tqdm
 
@@ -84,6 +84,8 @@ def train_expert(data: str | Path, out: str | Path, preset: str = "demo", steps:
     cfg, tcfg = SyncExpertConfig.preset(preset), TrainConfig.preset("expert", preset)
     if steps is not None:
         tcfg = replace(tcfg, steps=steps)
+    if batch is not None:
+        tcfg = replace(tcfg, batch=batch)
     torch.manual_seed(tcfg.seed)
     dataset = Wav2LipData(list_clip_dirs(data, "train"))
     model = SyncExpert(cfg).to(device)
@@ -121,7 +123,8 @@ def load_expert(path: str | Path, device=None) -> tuple[SyncExpert, float | None
 
 
 def train_wav2lip(data: str | Path, out: str | Path, preset: str = "demo", steps: int | None = None,
-                  expert: str | Path | None = None, device=None, progress: bool = True) -> dict:
+                  expert: str | Path | None = None, device=None, progress: bool = True,
+                  batch: int | None = None) -> dict:
     """Train the generator: (1 - w) * L1 + w * sync loss, w = syncnet_wt when an expert is given and good enough
     (its training loss below EXPERT_GOOD_ENOUGH), else 0. Returns {step, l1, sync, syncnet_wt, path}."""
     from tqdm import tqdm
@@ -132,6 +135,8 @@ def train_wav2lip(data: str | Path, out: str | Path, preset: str = "demo", steps
     cfg, tcfg = Wav2LipConfig.preset(preset), TrainConfig.preset("wav2lip", preset)
     if steps is not None:
         tcfg = replace(tcfg, steps=steps)
+    if batch is not None:
+        tcfg = replace(tcfg, batch=batch)
     torch.manual_seed(tcfg.seed)
     dataset = Wav2LipData(list_clip_dirs(data, "train"), mel_shift=cfg.mel_shift)
     model = Wav2LipGenerator(cfg).to(device)

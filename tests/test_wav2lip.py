@@ -1,0 +1,114 @@
+"""Native Wav2Lip: released keys/shapes, checkpoint loading, forward, training (loss goes down, deterministic
+resume), and the adapter on a fixture clip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from baselines_fixtures import make_root, single_thread
+
+from baselines.wav2lip.checkpoint import load_into, unwrap_state_dict
+from baselines.wav2lip.model import Wav2LipConfig, Wav2LipGenerator, masked_input
+from stsa.errors import WeightsError
+
+_one_thread = pytest.fixture(autouse=True, scope="module")(single_thread)
+
+
+def test_state_dict_matches_released_generator(shared_dir):
+    ref = json.loads((shared_dir / "reference/official_state_dicts/wav2lip.json").read_text())
+    ours = {k: list(v.shape) for k, v in Wav2LipGenerator().state_dict().items()}
+    assert ours == ref["state_dicts"]["wav2lip.pth"]
+
+
+def test_forward_shapes_and_masking():
+    torch.manual_seed(0)
+    g = Wav2LipGenerator(Wav2LipConfig(0.125)).eval()
+    target, ref = torch.rand(2, 3, 96, 96), torch.rand(2, 3, 96, 96)
+    x = masked_input(target, ref)
+    assert x.shape == (2, 6, 96, 96)
+    assert torch.all(x[:, :3, 48:] == 0) and torch.equal(x[:, :3, :48], target[:, :, :48])
+    assert torch.equal(x[:, 3:], ref)
+    out = g(torch.randn(2, 1, 80, 16), x)
+    assert out.shape == (2, 3, 96, 96) and out.min() >= 0 and out.max() <= 1
+
+
+def test_released_format_loads_with_prefix_and_wrapper(tmp_path):
+    torch.manual_seed(1)
+    src = Wav2LipGenerator(Wav2LipConfig(0.125))
+    path = tmp_path / "wav2lip_like.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in src.state_dict().items()}, "global_step": 5}, path)
+    dst = Wav2LipGenerator(Wav2LipConfig(0.125))
+    load_into(dst, path)
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v), k
+    assert set(unwrap_state_dict({"module.a": 1, "b": 2})) == {"a", "b"}
+    with pytest.raises(WeightsError, match="do not fit"):
+        load_into(Wav2LipGenerator(Wav2LipConfig(0.25)), path)
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "obj": np.random.default_rng(0)}, path)
+    with pytest.raises(WeightsError, match="weights_only"):
+        load_into(Wav2LipGenerator(Wav2LipConfig(0.125)), path)
+
+
+def test_a_few_generator_steps_lower_l1_on_a_fixed_batch():
+    torch.manual_seed(0)
+    g = Wav2LipGenerator(Wav2LipConfig(0.125))
+    opt = torch.optim.Adam(g.parameters(), lr=1e-2)
+    gt = (0.85 + 0.05 * torch.rand(2, 3, 96, 96))  # learnable: a bright face, sigmoid starts near 0.5
+    ref, mel = torch.rand(2, 3, 96, 96), torch.randn(2, 1, 80, 16)
+    losses = []
+    for _ in range(3):
+        loss = torch.nn.functional.l1_loss(g(mel, masked_input(gt, ref)), gt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[0] > losses[1] > losses[2] and losses[2] < losses[0] - 0.01, losses
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_root(tmp_path_factory.mktemp("w2l_corpus"), ["a/00001", "b/00002"], n_frames=20)
+
+
+def test_training_checkpoints_resume_identically_and_adapter_dubs(corpus, tmp_path):
+    from baselines.base import ClipJob
+    from baselines.run import run_method
+    from baselines.wav2lip.train import load_checkpoint, train_expert, train_wav2lip
+    from stsa.data.video import probe, read_frames
+
+    straight, resumed = tmp_path / "e1.pt", tmp_path / "e2.pt"
+    r = train_expert(corpus, straight, preset="demo", steps=2, progress=False, batch=2)
+    assert r["step"] == 2 and (tmp_path / "e1.pt.csv").is_file()
+    train_expert(corpus, resumed, preset="demo", steps=1, progress=False, batch=2)
+    train_expert(corpus, resumed, preset="demo", steps=2, progress=False, batch=2)
+    a, b = load_checkpoint(straight), load_checkpoint(resumed)
+    assert a["step"] == b["step"] == 2 and a["kind"] == "expert" and a["config"]["width"] == 0.125
+    for k, v in a["state_dict"].items():
+        assert torch.allclose(v.float(), b["state_dict"][k].float(), atol=1e-6), k
+    log = (tmp_path / "e2.pt.csv").read_text().splitlines()
+    assert log[0] == "step,loss" and [ln.split(",")[0] for ln in log[1:]] == ["1", "2"]
+
+    gen = tmp_path / "g.pt"
+    res = train_wav2lip(corpus, gen, preset="demo", steps=1, expert=straight, progress=False, batch=1)
+    assert res["step"] == 1 and np.isfinite(res["sync"]) and res["sync"] > 0  # the expert's loss was computed
+    assert load_checkpoint(gen)["config"]["mel_shift"] == -2
+
+    clip = corpus / "a/00001"
+    job = ClipJob("a/00001", clip, clip / "audio.wav", tmp_path / "out" / "a/00001.mp4")
+    missing = ClipJob("zz/404", corpus / "zz/404", corpus / "zz/404/audio.wav", tmp_path / "out" / "zz/404.mp4")
+    df = run_method("wav2lip", {"checkpoint": str(gen)}, [job, missing])
+    assert list(df["status"]) == ["ok", "failed"], df
+    assert "clip.npz" in df.loc[1, "reason"]
+    info = probe(job.out_path)
+    gt = probe(clip / "video.mp4")
+    assert (info.width, info.height) == (gt.width, gt.height) and abs(info.fps - 25) < 1e-6 and info.has_audio
+    assert len(read_frames(job.out_path)) == 20
+    meta = json.loads(job.meta_path.read_text())
+    assert meta["status"] == "ok" and str(gen) in meta["checkpoints"]
