@@ -24,11 +24,13 @@ class ClipJob:
 
     @property
     def meta_path(self) -> Path:
-        return Path(str(self.out_path) + ".json")
+        """``<clip_id>.json`` beside the video (ARCHITECTURE.md "Method outputs")."""
+        return Path(self.out_path).with_suffix(".json")
 
     @property
     def log_path(self) -> Path:
-        return Path(str(self.out_path) + ".log")
+        """``<clip_id>.log``: the output of an external process that ran for this clip."""
+        return Path(self.out_path).with_suffix(".log")
 
 
 @dataclass
@@ -100,7 +102,7 @@ class Adapter:
         return results
 
     def write_meta(self, job: ClipJob, status: str, reason: str, runtime_s: float) -> dict:
-        """Write ``<out_path>.json`` and return the row for it."""
+        """Write ``<clip_id>.json`` beside the output and return the row for it."""
         meta = {"adapter": self.name, "version": self.version, "checkpoints": self.checkpoints() if status == "ok"
                 else {}, "runtime_s": round(float(runtime_s), 3), "status": status, "reason": reason,
                 "clip": job.clip_id}

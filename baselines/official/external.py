@@ -4,7 +4,7 @@ suite's contract (25 fps, the ground truth's full frame size, driving audio muxe
 A method is described by an ``OfficialMethod`` (see methods.py). Per clip the adapter stages the inputs in a temp
 work dir with space-free names (the official scripts build ffmpeg shell strings), runs the command built as an
 argument list with ``cwd=repo``, finds the produced video, normalises it and writes ``out_path``. A failing process
-leaves its combined stdout/stderr at ``<out_path>.log``.
+leaves its combined stdout/stderr at ``<clip_id>.log`` beside the expected output.
 """
 
 from __future__ import annotations

@@ -1,0 +1,154 @@
+"""Official-code plumbing with a fixture repository, precomputed ingestion, run_method rows, `baselines list`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from baselines_fixtures import make_clip
+
+from baselines.base import ClipJob
+from baselines.official.external import Checkpoint, OfficialAdapter, OfficialMethod
+from baselines.run import run_method
+from stsa.data.video import probe, read_frames
+
+# A stand-in for an official inference script: reads --face, writes --outfile at 30 fps and half size, no audio
+# (so the normaliser must convert fps, resize and mux); --crash exits 3 after printing to stderr.
+FIXTURE_SCRIPT = '''
+import argparse, sys
+import numpy as np
+from stsa.data.video import read_frames, write_video
+p = argparse.ArgumentParser()
+for name in ("--face", "--audio", "--outfile"):
+    p.add_argument(name)
+p.add_argument("--crash", action="store_true")
+a = p.parse_args()
+if a.crash:
+    print("RuntimeError: fixture crash on purpose", file=sys.stderr); sys.exit(3)
+assert open(a.audio, "rb").read(4) == b"RIFF"
+f = read_frames(a.face)
+idx = np.round(np.arange(int(len(f) * 30 / 25)) * 25 / 30).astype(int).clip(0, len(f) - 1)
+write_video(a.outfile, np.ascontiguousarray(f[idx, ::2, ::2]), fps=30, crf=0)
+'''
+
+
+@pytest.fixture
+def fixture_official_repo(tmp_path) -> Path:
+    """A fake official repository (in a folder whose name has spaces) with a checkpoint file; never a table row."""
+    repo = tmp_path / "fixture official repo"
+    (repo / "checkpoints").mkdir(parents=True)
+    (repo / "infer.py").write_text(FIXTURE_SCRIPT)
+    (repo / "checkpoints" / "model.pth").write_bytes(b"weights")
+    return repo
+
+
+def _spec(crash: bool = False) -> OfficialMethod:
+    def command(ctx):
+        cmd = [ctx.python, "infer.py", "--face", ctx.video, "--audio", ctx.audio, "--outfile",
+               ctx.out_dir / "result.mp4"]
+        return cmd + (["--crash"] if crash else [])
+
+    return OfficialMethod(name="fixture-official", label="Fixture", repo_url="https://example.invalid/fixture",
+                          commit="0" * 40, checkpoints=(Checkpoint("checkpoints/model.pth", "7 B", "the test"),),
+                          environment="this interpreter", command=command, output_name="result.mp4")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clips") / "spk1" / "00001", n_frames=20)
+
+
+def _job(clip, out_dir, cid="spk1/00001"):
+    return ClipJob(cid, clip, clip / "audio.wav", out_dir / "with space" / f"{cid}.mp4")
+
+
+def test_official_plumbing_end_to_end(fixture_official_repo, clip, tmp_path, monkeypatch):
+    import os
+
+    root = str(Path(__file__).resolve().parents[1])  # the fixture script imports stsa
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    adapter = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=_spec())
+    assert adapter.status().ready, adapter.status()
+    job = _job(clip, tmp_path)
+    [row] = adapter.dub([job])
+    assert row["status"] == "ok", row
+    out, gt = probe(job.out_path), probe(clip / "video.mp4")
+    assert (out.width, out.height) == (gt.width, gt.height) and abs(out.fps - 25) < 1e-6 and out.has_audio
+    frames = read_frames(job.out_path)
+    assert len(frames) == 20
+    ref = read_frames(clip / "video.mp4").astype(np.float32)
+    assert np.abs(frames.astype(np.float32) - ref).mean() < 12  # same content after the half-size round trip
+    meta = json.loads(job.meta_path.read_text())
+    assert meta["checkpoints"]["checkpoints/model.pth"] == __import__("hashlib").sha256(b"weights").hexdigest()
+    assert meta["version"] == "https://example.invalid/fixture@" + "0" * 40
+
+
+def test_crashing_official_process_leaves_its_log(fixture_official_repo, clip, tmp_path):
+    adapter = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=_spec(True))
+    job = _job(clip, tmp_path)
+    [row] = adapter.dub([job])
+    assert row["status"] == "failed" and "fixture crash on purpose" in row["reason"]
+    assert job.log_path.is_file() and "exit 3" in job.log_path.read_text()
+    assert not job.out_path.exists()
+
+
+def test_official_status_names_what_is_missing(tmp_path):
+    st = OfficialAdapter({"python": sys.executable, "repo": str(tmp_path)}, spec=_spec()).status()
+    assert not st.ready and any("checkpoints/model.pth" in m and "the test" in m for m in st.missing)
+    st = OfficialAdapter({}, spec=_spec()).status()
+    assert any(m.startswith("option python=") for m in st.missing)
+    assert any("git checkout " + "0" * 40 in m for m in st.missing)
+
+
+def test_precomputed_ingestion_with_a_missing_clip(clip, tmp_path):
+    from baselines.trivial import remux_with_audio
+
+    pre = tmp_path / "pre"
+    (pre / "spk1").mkdir(parents=True)
+    remux_with_audio(clip / "video.mp4", clip / "audio.wav", pre / "spk1" / "00001.mp4")
+    jobs = [_job(clip, tmp_path), _job(clip, tmp_path, "spk1/99999")]
+    df = run_method("precomputed", {"dir": str(pre)}, jobs)
+    assert list(df["clip"]) == ["spk1/00001", "spk1/99999"]
+    assert list(df["status"]) == ["ok", "failed"]
+    assert "no precomputed output" in df.loc[1, "reason"] and "99999.mp4" in df.loc[1, "reason"]
+    assert np.array_equal(read_frames(jobs[0].out_path), read_frames(clip / "video.mp4"))  # lossless re-mux
+
+
+def test_not_ready_method_gives_unavailable_rows_or_raises_when_required(clip, tmp_path):
+    from stsa.errors import WeightsError
+
+    jobs = [_job(clip, tmp_path)]
+    df = run_method("difftalk", {}, jobs)
+    assert df.loc[0, "status"] == "unavailable" and "never released" in df.loc[0, "reason"]
+    assert json.loads(jobs[0].meta_path.read_text())["status"] == "unavailable"
+    with pytest.raises(WeightsError, match="required"):
+        run_method("difftalk", {}, jobs, required=True)
+
+
+def test_baselines_list_names_missing_checkpoints(tmp_path, monkeypatch, capsys):
+    from stsa.cli import main
+
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(tmp_path / "empty"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert main(["baselines", "list"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("wav2lip "))
+    assert "NOT READY" in line
+    assert "wav2lip.pth" in out and "Getting the weights" in out
+    assert "GT" in out and next(ln for ln in out.splitlines() if ln.startswith("gt ")).endswith("ready")
+    assert "never released" in out
+
+
+def test_baselines_run_cli(clip, tmp_path, capsys):
+    from stsa.cli import main
+
+    split = tmp_path / "test.txt"
+    split.write_text("spk1/00001 NF\n")
+    out = tmp_path / "dubbed"
+    assert main(["baselines", "run", "--method", "gt", "--clips-root", str(clip.parents[1]), "--split-list",
+                 str(split), "--out", str(out)]) == 0
+    assert (out / "spk1" / "00001.mp4").is_file() and (out / "spk1" / "00001.json").is_file()
+    assert "1 clips" in capsys.readouterr().out
