@@ -36,10 +36,16 @@ class TrainConfig:
         table = {
             ("expert", "demo"): cls(steps=300, batch=16, lr=1e-3),
             ("expert", "paper"): cls(steps=250_000, batch=64, lr=1e-4, ckpt_every=10_000),
-            ("wav2lip", "demo"): cls(steps=300, batch=4, lr=1e-3),
+            ("wav2lip", "demo"): cls(steps=250, batch=2, lr=1e-3),
             ("wav2lip", "paper"): cls(steps=250_000, batch=16, lr=1e-4, ckpt_every=3000),
         }
         return table[(model, name)]
+
+
+def _check_steps(steps: int) -> None:
+    if steps <= 0:
+        raise ValueError(f"--steps must be > 0 (got {steps}); to use the released weights skip training and run "
+                         "the wav2lip adapter with --option weights=wav2lip (or wav2lip_gan)")
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -86,6 +92,7 @@ def train_expert(data: str | Path, out: str | Path, preset: str = "demo", steps:
         tcfg = replace(tcfg, steps=steps)
     if batch is not None:
         tcfg = replace(tcfg, batch=batch)
+    _check_steps(tcfg.steps)
     torch.manual_seed(tcfg.seed)
     dataset = Wav2LipData(list_clip_dirs(data, "train"))
     model = SyncExpert(cfg).to(device)
@@ -137,6 +144,7 @@ def train_wav2lip(data: str | Path, out: str | Path, preset: str = "demo", steps
         tcfg = replace(tcfg, steps=steps)
     if batch is not None:
         tcfg = replace(tcfg, batch=batch)
+    _check_steps(tcfg.steps)
     torch.manual_seed(tcfg.seed)
     dataset = Wav2LipData(list_clip_dirs(data, "train"), mel_shift=cfg.mel_shift)
     model = Wav2LipGenerator(cfg).to(device)
