@@ -123,7 +123,8 @@ class Dubber:
             from stsa.model import STSA, load_release_weights
             from stsa.weights import resolve
 
-            model = load_release_weights(STSA(STSAConfig.paper()), resolve("stsa_heatmap"), resolve("stsa_face"))
+            heatmap_path, face_path = resolve("stsa_heatmap"), resolve("stsa_face")  # fail before building
+            model = load_release_weights(STSA(STSAConfig.paper()), heatmap_path, face_path)
             return cls(model.guidance, model.renderer, model.cfg, device, half)
         from stsa.errors import WeightsError
         from stsa.train.checkpoint import config_from_dict, load_checkpoint
@@ -151,7 +152,7 @@ class Dubber:
 
         t, dev, dt = self.cfg.T, self.device, self.dtype
         n_out = len(audio)
-        seq = frame_sequence(len(crops), n_out)
+        seq = frame_sequence(len(crops), n_out + t)  # windows reach past the last output frame
         win = window_indices(n_out, t)  # (n_out,T)
         refs = select_references(landmarks, self.cfg.n_ref)
         pose_hm = torch.from_numpy(heatmaps(landmarks, "pose")).to(dev, dt)[:, None]  # (n,1,128,128)
@@ -193,7 +194,7 @@ class Dubber:
 
         t, dev, dt = self.cfg.T, self.device, self.dtype
         n_out = len(audio)
-        seq = frame_sequence(len(crops), n_out)
+        seq = frame_sequence(len(crops), n_out + t)
         perceptual = getattr(self.renderer, "perceptual", None) if run_perceptual else None
         out = np.empty((n_out, *crops.shape[1:]), np.uint8)
         zeros = np.zeros(audio.shape[1:], audio.dtype)
