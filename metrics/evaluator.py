@@ -85,8 +85,8 @@ class FeatureCache:
             return None
         return self.root / kind / f"{clip.clip_id.replace('/', '__')}-{clip.key}.npz"
 
-    def get(self, kind: str, clip: GTClip, compute) -> dict[str, np.ndarray]:
-        """Cached arrays for (kind, clip), computing ``compute() -> dict`` once."""
+    def get(self, kind: str, clip: GTClip, compute, keep: bool = False) -> dict[str, np.ndarray]:
+        """Cached arrays for (kind, clip), computing ``compute() -> dict`` once (kept in memory when ``keep``)."""
         mem_key = (kind, clip.clip_id, clip.key)
         if mem_key in self._mem:
             return self._mem[mem_key]
@@ -101,7 +101,8 @@ class FeatureCache:
                 tmp = path.with_suffix(".tmp.npz")
                 np.savez(tmp, **value)
                 tmp.replace(path)
-        self._mem[mem_key] = value
+        if keep:
+            self._mem[mem_key] = value
         return value
 
     def get_dataset(self, kind: str, clips: list[GTClip], compute) -> dict[str, np.ndarray]:
@@ -109,7 +110,7 @@ class FeatureCache:
         digest = hashlib.blake2b("|".join(f"{c.clip_id}:{c.key}" for c in clips).encode(),
                                  digest_size=12).hexdigest()
         fake = GTClip(f"_dataset_{kind}", Path("."), np.zeros(0, np.uint8), np.zeros(0), _key=digest)
-        return self.get(kind, fake, compute)
+        return self.get(kind, fake, compute, keep=True)
 
 
 def _load_prediction(pred_dir: Path, clip: GTClip) -> tuple[np.ndarray, list[str]]:
@@ -159,14 +160,15 @@ class Evaluation:
                 reason = str(exc) if isinstance(exc, StsaBenchError) else f"{type(exc).__name__}: {exc}"
                 self.unavailable[name] = reason
 
-    def video(self, pred: np.ndarray, gt: GTClip) -> dict[str, Any]:
+    def video(self, pred: np.ndarray, gt: GTClip, pred_path: Path) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for name in self.metrics:
             if name in self.unavailable:
                 row.update(dict.fromkeys(METRIC_COLUMNS[name], math.nan))
+                row.setdefault("notes_list", []).append(f"{name} unavailable: {self.unavailable[name]}")
                 continue
             try:
-                row.update(self.engines[name].video(pred, gt))
+                row.update(self.engines[name].video(pred, gt, pred_path))
             except Exception as exc:  # noqa: BLE001 - one metric failing on one video is recorded, not fatal
                 row.update(dict.fromkeys(METRIC_COLUMNS[name], math.nan))
                 row.setdefault("notes_list", []).append(f"{name}: {type(exc).__name__}: {exc}")
@@ -210,10 +212,7 @@ def evaluate_method(gt_root: Path, pred_dir: Path, clip_ids: list[str], method: 
         try:
             gt = GTClip.load(gt_root, clip_id)
             pred, notes = _load_prediction(pred_dir, gt)
-            gt_view = gt
-            if len(pred) < len(gt.crops):
-                gt_view = GTClip(gt.clip_id, gt.dir, gt.crops[:len(pred)], gt.boxes[:len(pred)])
-            values = ev.video(pred, gt_view)
+            values = ev.video(pred, gt, Path(pred_dir) / f"{clip_id}.mp4")
             notes += values.pop("notes_list", [])
             row.update(values)
             row["n_frames"] = len(pred)
@@ -234,6 +233,9 @@ def evaluate_method(gt_root: Path, pred_dir: Path, clip_ids: list[str], method: 
         if col in df:
             agg[col] = int(df[col].fillna(0).sum())
     agg.update(ev.aggregate(gt_ok))
+    for name in ev.metrics:
+        for col in METRIC_COLUMNS[name]:
+            agg.setdefault(col, math.nan)
     agg["unavailable"] = dict(ev.unavailable)
     return df, agg
 

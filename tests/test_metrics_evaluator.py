@@ -67,3 +67,63 @@ def test_unknown_metric_rejected(dataset):
     root, pred = dataset
     with pytest.raises(ValueError, match="unknown metrics"):
         evaluate_method(root, pred, ["x3"], "m", "d", ["nope"])
+
+
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(tmp_path / "empty"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("STSA_BENCH_WEIGHTS_MANIFEST", raising=False)
+
+
+def test_missing_weights_give_nan_and_reason(dataset, no_weights):
+    root, pred = dataset
+    df, agg = evaluate_method(root, pred, ["spk/00001"], "m", "d", ["psnr", "lpips", "fid", "lse", "dme"],
+                              device="cpu")
+    assert np.isfinite(df.loc[0, "PSNR"])
+    for col in ("LPIPS", "LSE-D", "LSE-C", "DME"):
+        assert np.isnan(df.loc[0, col]) and np.isnan(agg[col])
+    assert np.isnan(agg["FID"])
+    assert set(agg["unavailable"]) == {"lpips", "fid", "lse", "dme"}
+    assert "alexnet" in agg["unavailable"]["lpips"] and "not found" in agg["unavailable"]["lpips"]
+    assert "syncnet_v2" in agg["unavailable"]["lse"]
+    assert "lpips unavailable" in df.loc[0, "notes"]
+
+
+def test_corrupt_weights_give_checksum_error(dataset, tmp_path, monkeypatch):
+    import yaml
+
+    from stsa import weights
+
+    root, pred = dataset
+    wdir = tmp_path / "w"
+    wdir.mkdir()
+    (wdir / "syncnet_v2.model").write_bytes(b"truncated download")
+    data = yaml.safe_load(weights.MANIFEST.read_text())
+    data["weights"]["syncnet_v2"]["sha256"] = "0" * 64
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(wdir))
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS_MANIFEST", str(tmp_path / "m.yaml"))
+    df, agg = evaluate_method(root, pred, ["spk/00001"], "m", "d", ["lse"], device="cpu")
+    assert "checksum mismatch" in agg["unavailable"]["lse"] and np.isnan(df.loc[0, "LSE-D"])
+
+
+def test_weight_free_metrics_and_cache(dataset, tmp_path, no_weights):
+    """GT against itself: DME[dis] 0; textures without faces: LipLMD NaN with every frame counted as failed;
+    a second run reads the cached GT features and gives identical rows."""
+    root, _ = dataset
+    gt_pred = tmp_path / "gt_as_pred"
+    gt_pred.mkdir()
+    (gt_pred / "x4.mp4").symlink_to(root / "x4/video.mp4")
+    cache = tmp_path / "cache"
+    df, agg = evaluate_method(root, gt_pred, ["x4"], "GT", "d", ["dme_dis", "liplmd"], device="cpu",
+                              cache_dir=cache)
+    assert df.loc[0, "DME[dis]"] == pytest.approx(0.0, abs=1e-6)
+    assert np.isnan(df.loc[0, "LipLMD"]) and df.loc[0, "liplmd_failed_frames"] == 10
+    assert agg["liplmd_failed_frames"] == 10
+    assert len(list((cache / "d" / "flow_dis").glob("*.npz"))) == 1
+    assert len(list((cache / "d" / "liplmd").glob("*.npz"))) == 1
+    df2, _ = evaluate_method(root, gt_pred, ["x4"], "GT", "d", ["dme_dis", "liplmd"], device="cpu",
+                             cache_dir=cache)
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(df, df2)
