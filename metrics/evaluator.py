@@ -245,22 +245,31 @@ def _gt_is_preprocessed(path: Path) -> bool:
 
 
 def _preprocess_folder(gt_dir: Path, cache_root: Path) -> tuple[Path, list[str]]:
-    """Bring-your-own: preprocess every video of a plain folder into ``cache_root`` -> (root, ok clip ids)."""
-    from stsa.data.preprocess import Clip, PreprocessConfig, preprocess_clip
+    """Bring-your-own: preprocess every video of a plain folder (``*.mp4``, audio embedded or a same-named
+    ``.wav`` beside it) into ``cache_root`` (done once; status.json marks finished clips) -> (root, ok ids)."""
+    from stsa.data.datasets import Clip
+    from stsa.data.facemesh import FaceMeshDetector
+    from stsa.data.preprocess import PreprocessConfig, preprocess_clip
 
-    videos = sorted(p for p in gt_dir.rglob("*.mp4"))
-    ok = []
-    for video in videos:
-        clip_id = video.relative_to(gt_dir).with_suffix("").as_posix()
-        out = cache_root / clip_id
-        status_path = out / "status.json"
-        if not status_path.is_file():
-            wav = video.with_suffix(".wav")
-            clip = Clip(clip_id=clip_id, video=video, audio=wav if wav.is_file() else None)
-            preprocess_clip(clip, out, PreprocessConfig())
-        status = json.loads(status_path.read_text()) if status_path.is_file() else {}
-        if status.get("status") == "ok":
-            ok.append(clip_id)
+    videos = sorted(gt_dir.rglob("*.mp4"))
+    ok, detector = [], None
+    try:
+        for video in videos:
+            clip_id = video.relative_to(gt_dir).with_suffix("").as_posix()
+            status_path = cache_root / clip_id / "status.json"
+            if not status_path.is_file():
+                detector = detector or FaceMeshDetector()
+                wav = video.with_suffix(".wav")
+                clip = Clip(clip_id=clip_id, video=video, audio=wav if wav.is_file() else None, split="test")
+                preprocess_clip(clip, cache_root / clip_id, PreprocessConfig(), detector=detector)
+            status = json.loads(status_path.read_text()) if status_path.is_file() else {}
+            if status.get("status") == "ok":
+                ok.append(clip_id)
+            else:
+                print(f"ground truth {clip_id} rejected: {status.get('reason')}")
+    finally:
+        if detector is not None:
+            detector.close()
     return cache_root, ok
 
 
