@@ -22,6 +22,15 @@ from stsa.model import FaceRenderer, GuidancePredictor
 MIRROR = Path(os.environ.get("STSA_RELEASE_MIRROR", "/work/.mirror/SCAILab-USTC+STSA/repo"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """One intra-op thread: on the shared 2-core machine two threads oversubscribe and run ~4x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _release_module(path: str) -> types.ModuleType:
     if not MIRROR.exists():
         pytest.skip(f"release mirror not found at {MIRROR}")

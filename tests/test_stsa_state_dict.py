@@ -14,6 +14,15 @@ from stsa.errors import WeightsError
 from stsa.model import STSA, load_release_weights
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """One intra-op thread: on the shared 2-core machine two threads oversubscribe and run ~4x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def paper_model() -> STSA:
     torch.manual_seed(0)

@@ -17,11 +17,24 @@ _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
 
-def vgg19_features() -> nn.Sequential:
-    """torchvision's VGG19 `features` (37 layers), randomly initialised; load weights separately."""
-    from torchvision.models import vgg19
+VGG19_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 
-    return vgg19(weights=None).features
+
+def vgg19_features() -> nn.Sequential:
+    """torchvision's VGG19 `features` layout (37 layers, same indices), built without the 120 M-parameter
+    classifier; randomly initialised: load torchvision's vgg19 weights (`features.*`) or a release checkpoint."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in VGG19_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            conv = nn.Conv2d(cin, int(v), kernel_size=3, padding=1)
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+            layers += [conv, nn.ReLU(inplace=True)]
+            cin = int(v)
+    return nn.Sequential(*layers)
 
 
 class _PerceptualNetwork(nn.Module):
