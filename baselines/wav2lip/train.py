@@ -36,7 +36,7 @@ class TrainConfig:
         table = {
             ("expert", "demo"): cls(steps=300, batch=16, lr=1e-3),
             ("expert", "paper"): cls(steps=250_000, batch=64, lr=1e-4, ckpt_every=10_000),
-            ("wav2lip", "demo"): cls(steps=250, batch=2, lr=1e-3),
+            ("wav2lip", "demo"): cls(steps=250, batch=2, lr=3e-3),
             ("wav2lip", "paper"): cls(steps=250_000, batch=16, lr=1e-4, ckpt_every=3000),
         }
         return table[(model, name)]
