@@ -18,6 +18,8 @@ from torch import nn
 
 from stsa.config import STSAConfig
 from stsa.model import FaceRenderer, GuidancePredictor
+from stsa.modules.cil import MINE, cil_bounds
+from stsa.modules.perceptual import vgg19_features
 
 MIRROR = Path(os.environ.get("STSA_RELEASE_MIRROR", "/work/.mirror/SCAILab-USTC+STSA/repo"))
 
@@ -79,8 +81,9 @@ def test_renderer_matches_release_face_renderer(monkeypatch):
     sync_bn = types.ModuleType("sync_batchnorm")
     sync_bn.SynchronizedBatchNorm2d = nn.BatchNorm2d     # same parameters and eval behaviour on one device
     monkeypatch.setitem(sys.modules, "sync_batchnorm", sync_bn)
-    vgg19 = torchvision.models.vgg19
-    monkeypatch.setattr(torchvision.models, "vgg19", lambda weights=None, **kw: vgg19(weights=None))
+    # no download (the release asks for ImageNet weights) and no classifier: the same 37-layer `features`
+    monkeypatch.setattr(torchvision.models, "vgg19",
+                        lambda weights=None, **kw: types.SimpleNamespace(features=vgg19_features()))
     rel = _release_module("models/video_renderer.py")
     torch.manual_seed(0)
     theirs = rel.Face_renderer()
@@ -92,9 +95,9 @@ def test_renderer_matches_release_face_renderer(monkeypatch):
     theirs.eval(), ours.eval()
 
     g = torch.Generator().manual_seed(2)
-    face, tar = torch.rand(2, 1, 3, 128, 128, generator=g), torch.rand(2, 1, 3, 128, 128, generator=g)
-    refs, ref_hm = torch.rand(2, 5, 3, 128, 128, generator=g), torch.rand(2, 5, 3, 128, 128, generator=g)
-    audio = torch.randn(2, 1, 768, 10, generator=g)
+    face, tar = torch.rand(1, 1, 3, 128, 128, generator=g), torch.rand(1, 1, 3, 128, 128, generator=g)
+    refs, ref_hm = torch.rand(1, 5, 3, 128, 128, generator=g), torch.rand(1, 5, 3, 128, 128, generator=g)
+    audio = torch.randn(1, 1, 768, 10, generator=g)
     # release inference hands its renderer the last reference's heatmap five times
     release_ref_hm = ref_hm[:, -1:].expand_as(ref_hm).contiguous()
     with torch.no_grad():
@@ -102,9 +105,34 @@ def test_renderer_matches_release_face_renderer(monkeypatch):
         img_t, _, sp_t, te_t, mine_t = theirs(face, tar, refs, release_ref_hm, audio)
         torch.manual_seed(7)                              # same three batch permutations for the MI bound
         out = ours(face, tar, refs, ref_hm, audio)
-    assert img_t.shape == (2, 3, 1, 128, 128) and out.image.shape == (2, 3, 128, 128)
+    assert img_t.shape == (1, 3, 1, 128, 128) and out.image.shape == (1, 3, 128, 128)
     torch.testing.assert_close(out.image, img_t[:, :, 0], rtol=1e-4, atol=1e-5)
     for a, b in zip(out.spatial_embeddings + out.temporal_embeddings, sp_t + te_t, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
-    # release loss = -(mean over the 3 scales of the DV bound)
-    torch.testing.assert_close(-out.mi_lower_bound / 3, mine_t[0], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(-out.mi_lower_bound / 3, mine_t[0], rtol=1e-4, atol=1e-6)  # B=1: both 0
+
+
+def test_mi_bound_matches_release_mine(monkeypatch):
+    """Release loss = -(mean over the 3 scales of the DV bound), one torch.randperm per scale."""
+    monkeypatch.setitem(sys.modules, "sync_batchnorm", types.SimpleNamespace(SynchronizedBatchNorm2d=nn.BatchNorm2d))
+    rel = _release_module("models/video_renderer.py")
+    torch.manual_seed(0)
+    theirs = rel.MINE(16, 8)
+    ours = MINE(16, 8)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    for fc in (ours.fc1, ours.fc2, ours.fc3):
+        torch.nn.init.normal_(fc.weight, std=0.7)
+    theirs.load_state_dict(ours.state_dict())
+    xs = [torch.randn(6, 8) for _ in range(3)]
+    ys = [x + 0.1 * torch.randn(6, 8) for x in xs]
+    torch.manual_seed(11)
+    loss = 0.0
+    for x, y in zip(xs, ys, strict=True):          # the release's loop in Face_renderer.forward
+        joint = theirs(x, y)
+        marginal = theirs(x, y[torch.randperm(y.size(0))])
+        loss += theirs.mine_loss(joint, marginal)
+    loss = loss / 3
+    torch.manual_seed(11)
+    bound = torch.stack(cil_bounds(ours, xs, ys)).sum()
+    assert abs(float(loss)) > 1e-3
+    torch.testing.assert_close(-bound / 3, loss, rtol=1e-5, atol=1e-6)
