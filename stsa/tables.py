@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,21 @@ ABLATION_LABELS = {
     "no_ft": "Ours (w/o FT)", "full": "Ours (w/ FT)",
 }
 ABLATION_PREFIX = "STSA@"
+
+
+def unavailable_note(unavailable: dict[str, str], columns: list[str]) -> str:
+    """Short note naming the table's columns a metric could not fill and why (full reasons go to the JSON)."""
+    from metrics.evaluator import METRIC_COLUMNS
+
+    parts = []
+    for metric, reason in sorted(unavailable.items()):
+        shown = [c for c in METRIC_COLUMNS.get(metric, [metric]) if c in columns]
+        if not shown:
+            continue
+        missing = re.search(r"pretrained weights '([^']+)' not found", str(reason))
+        why = f"weights '{missing.group(1)}' not installed" if missing else str(reason)[:120]
+        parts.append(f"{', '.join(shown)}: {why}")
+    return "; ".join(parts)
 
 
 def row_label(method: str) -> str:
@@ -50,7 +66,7 @@ def table_rows(table: str, summaries: list[dict]) -> pd.DataFrame:
         row.update({c: _number(values.get(c)) if produced else math.nan for c in columns})
         if produced:
             row["status"] = "ok"
-            row["note"] = "; ".join(f"{m}: {r}" for m, r in sorted(unavailable.items()) if m in columns)
+            row["note"] = unavailable_note(unavailable, columns)
         else:
             row["status"] = "unavailable"
             row["note"] = "; ".join(summary.get("run_reasons", [])) or "no clip was produced"

@@ -18,11 +18,14 @@ method, dataset = snakemake.wildcards.method, snakemake.wildcards.dataset
 runs = pd.read_csv(snakemake.input.runs, dtype={"clip": str})
 done = runs.loc[runs["status"] == "ok", "clip"].tolist() if len(runs) else []
 device = None if snakemake.params.device == "auto" else snakemake.params.device
-per_video, summary = evaluate_method(
-    gt_root=Path(snakemake.params.gt_dir), pred_dir=Path(snakemake.params.pred_dir), clip_ids=done,
-    method=method, dataset=dataset, metrics=list(snakemake.params.metrics), device=device,
-    cache_dir=Path(snakemake.params.cache_dir),
-)
+if done:
+    per_video, summary = evaluate_method(
+        gt_root=Path(snakemake.params.gt_dir), pred_dir=Path(snakemake.params.pred_dir), clip_ids=done,
+        method=method, dataset=dataset, metrics=list(snakemake.params.metrics), device=device,
+        cache_dir=Path(snakemake.params.cache_dir),
+    )
+else:  # the method produced nothing (adapter not ready, or every clip failed): rows carry the reasons
+    per_video, summary = pd.DataFrame(), {"unavailable": {}}
 failed = runs.loc[runs["status"] != "ok"] if len(runs) else runs
 if len(failed):  # clips the method did not produce keep a row with the reason
     missing = failed[["clip", "status", "reason"]].assign(method=method, dataset=dataset)
