@@ -128,6 +128,19 @@ def test_not_ready_method_gives_unavailable_rows_or_raises_when_required(clip, t
         run_method("difftalk", {}, jobs, required=True)
 
 
+def test_difftalk_takes_precomputed_outputs(clip, tmp_path):
+    from baselines.registry import get_adapter
+    from baselines.trivial import remux_with_audio
+
+    pre = tmp_path / "difftalk_outputs" / "spk1"
+    pre.mkdir(parents=True)
+    remux_with_audio(clip / "video.mp4", clip / "audio.wav", pre / "00001.mp4")
+    adapter = get_adapter("difftalk", {"dir": str(pre.parent)})
+    assert adapter.status().ready and adapter.label == "DiffTalk"
+    df = run_method("difftalk", {"dir": str(pre.parent)}, [_job(clip, tmp_path)])
+    assert df.loc[0, "status"] == "ok", df.loc[0, "reason"]
+
+
 def test_baselines_list_names_missing_checkpoints(tmp_path, monkeypatch, capsys):
     from stsa.cli import main
 

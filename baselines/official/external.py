@@ -140,10 +140,12 @@ class OfficialAdapter(Adapter):
     def status(self) -> AdapterStatus:
         spec = self.spec
         if spec.command is None:
-            return AdapterStatus(False, f"{spec.label}: {spec.unavailable_reason} Use the `precomputed` adapter "
-                                        f"with --option dir=FOLDER of <clip_id>.mp4 outputs.",
-                                 [f"{spec.label} checkpoint: never released -> run `precomputed` with "
-                                  f"--option dir=FOLDER of outputs from the authors"])
+            if self.options.get("dir"):
+                return self._precomputed().status()
+            return AdapterStatus(False, f"{spec.label}: {spec.unavailable_reason} Pass --option dir=FOLDER of "
+                                        f"<clip_id>.mp4 outputs (precomputed).",
+                                 [f"{spec.label} checkpoint: never released -> --option dir=FOLDER of "
+                                  f"<clip_id>.mp4 outputs obtained from the authors"])
         missing = []
         python = self.options.get("python")
         if not python:
@@ -197,7 +199,15 @@ class OfficialAdapter(Adapter):
             raise MediaError(ctx.out_dir, "the official command produced no output video", "read the .log beside it")
         return max(found, key=lambda p: p.stat().st_mtime)
 
+    def _precomputed(self):
+        from baselines.precomputed import PrecomputedAdapter
+
+        return PrecomputedAdapter({**self.options, "label": self.spec.label})
+
     def dub_one(self, job: ClipJob) -> None:
+        if self.spec.command is None:  # no runnable release: precomputed outputs only
+            self._precomputed().dub_one(job)
+            return
         Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"stsa-{self.name}-"))
         try:
