@@ -52,6 +52,8 @@ class STSAAdapter(Adapter):
         st = self.status()
         if not st.ready:
             return [self.write_meta(j, "unavailable", st.reason, 0.0) for j in jobs]
+        for job in jobs:
+            Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         try:
             results = self._dub_clips()(jobs, self.options.get("checkpoint"), device)
