@@ -114,8 +114,9 @@ class Dubber:
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path | None, device=None, half: bool = False,
                         config: str = "paper") -> Dubber:
-        """A fine-tuned (or merged) stsa-bench checkpoint, or with ``None`` the released STSA weights
-        (stsa.weights ``stsa_heatmap`` + ``stsa_face``; WeightsError when missing)."""
+        """A fine-tuned (or merged) stsa-bench checkpoint; a synthesis checkpoint takes stage 1 from the
+        ``guidance.pt`` beside it; ``None`` = the released STSA weights (stsa.weights ``stsa_heatmap`` +
+        ``stsa_face``; WeightsError when missing)."""
         from stsa.model import FaceRenderer, GuidancePredictor
 
         if checkpoint is None:
@@ -131,7 +132,11 @@ class Dubber:
 
         ckpt = load_checkpoint(checkpoint)
         cfg = config_from_dict(ckpt["config"])
-        models = ckpt["models"]
+        models = dict(ckpt["models"])
+        sibling = Path(checkpoint).with_name("guidance.pt")
+        if "guidance" not in models and "renderer" in models and sibling.is_file():
+            # a synthesis checkpoint (the w/o fine-tuning variant): stage 1 from the guidance.pt beside it
+            models["guidance"] = load_checkpoint(sibling)["models"]["guidance"]
         if "guidance" not in models or "renderer" not in models:
             raise WeightsError(checkpoint, f"holds only {sorted(models)}; dubbing needs both stages",
                                "pass the fine-tuned checkpoint (or `stsa-bench train --stage finetune --steps 0 "

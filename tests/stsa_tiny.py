@@ -8,7 +8,7 @@ import numpy as np
 
 
 def tiny_config():
-    """The demo preset with every width cut further (tests only: fast, not meant to learn anything)."""
+    """The demo preset with every width cut further and 2 references (tests only: fast, learns nothing)."""
     from stsa.config import STSAConfig
     from stsa.train.checkpoint import config_from_dict, config_to_dict
 
@@ -18,6 +18,7 @@ def tiny_config():
     d["renderer"].update(feat_channels=[4, 16, 32], ref_mid_channels=8, heatmap_channels=4, align_channels=8,
                          audio_channels=8, spade_hidden=8, adain_hidden=8, translation_channels=[4, 16, 64],
                          cil_dim=8, mine_hidden=8)
+    d["n_ref"] = 2
     return config_from_dict(d)
 
 

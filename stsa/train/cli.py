@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, help="windows per batch (default: the preset's schedule)")
     p.add_argument("--init", type=Path, action="append", default=[],
                    help="checkpoint(s) to initialise from (finetune: the guidance and synthesis checkpoints)")
+    p.add_argument("--guidance", type=Path, help="finetune: the guidance checkpoint (same as --init)")
+    p.add_argument("--synthesis", type=Path, help="finetune: the synthesis checkpoint (same as --init)")
     p.add_argument("--expert", type=Path, help="SyncNet expert checkpoint when lipsync_expert.pth is absent")
     p.add_argument("--ablation", choices=ABLATIONS, default="none")
     p.add_argument("--seed", type=int, default=0)
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     opts = TrainOptions(stage=args.stage, data=args.data, out=args.out, config=args.config, steps=args.steps,
                         batch=args.batch, resume=args.resume, expert=args.expert, ablation=args.ablation,
-                        init=list(args.init), device=args.device, seed=args.seed,
+                        init=[*args.init, *(p for p in (args.guidance, args.synthesis) if p is not None)],
+                        device=args.device, seed=args.seed,
                         split=None if args.split == "all" else args.split, save_every=args.save_every,
                         threads=args.threads)
     print(json.dumps(train(opts), indent=1))

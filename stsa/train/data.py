@@ -67,14 +67,14 @@ class ClipSamples:
     refs: np.ndarray  # (5,) reference frame indices
 
     @classmethod
-    def from_clip(cls, clip, clip_id: str, frontend: str) -> ClipSamples:
+    def from_clip(cls, clip, clip_id: str, frontend: str, n_ref: int = N_REF) -> ClipSamples:
         from stsa.data.audio import mel_windows
 
         n = clip.n_frames
         lm = np.asarray(clip.landmarks, np.float32)
         return cls(clip_id, np.asarray(clip.crops), audio_windows(clip.mel, clip.wav2vec, n, frontend),
                    mel_windows(clip.mel, n).astype(np.float32), heatmaps(lm, "face"), heatmaps(lm, "pose"),
-                   content_landmarks(lm), select_references(lm))
+                   content_landmarks(lm), select_references(lm, n_ref))
 
 
 def find_clips(root: str | Path, split: str | None = "train") -> list[str]:
@@ -115,7 +115,7 @@ class TrainingData:
     """Random T-frame windows of a set of clips; the sampler state is a numpy Generator (checkpointed)."""
 
     def __init__(self, root: str | Path, frontend: str, split: str | None = "train", window: int = WINDOW,
-                 max_clips: int | None = None):
+                 max_clips: int | None = None, n_ref: int = N_REF):
         from stsa.data.clip import ClipData
 
         self.root = Path(root)
@@ -132,7 +132,7 @@ class TrainingData:
             if clip.n_frames < window:
                 self.rejected.append((cid, f"{clip.n_frames} frames < window {window}"))
                 continue
-            self.clips.append(ClipSamples.from_clip(clip, cid, frontend))
+            self.clips.append(ClipSamples.from_clip(clip, cid, frontend, n_ref))
         if not self.clips:
             raise DatasetError(self.root, "no clip long enough to train on", "preprocess more clips")
         self.clip_ids = [c.clip_id for c in self.clips]

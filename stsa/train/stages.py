@@ -24,7 +24,7 @@ ABLATIONS = ("none", "no_cil", "no_sync", "no_spatial", "no_temporal", "no_finet
 GUIDANCE_WEIGHTS = {"heatmap": 1.0, "keypoint": 1.0, "velocity": 1.0}
 # (steps, windows per batch) per preset and stage; measured on the demo corpus (BENCHMARKS.md)
 SCHEDULE = {
-    "demo": {"guidance": (300, 8), "synthesis": (300, 2), "finetune": (100, 2)},
+    "demo": {"guidance": (300, 8), "synthesis": (400, 1), "finetune": (100, 1)},
     "paper": {"guidance": (200_000, 16), "synthesis": (300_000, 4), "finetune": (50_000, 4)},
 }
 LEARNING_RATES = {"guidance": 1e-3, "synthesis": 5e-4, "finetune": 1e-4, "discriminator": 5e-4,
@@ -141,7 +141,7 @@ class Trainer:
         torch.manual_seed(opts.seed)
         self.rng = np.random.default_rng(opts.seed)
         self.data = data if data is not None else TrainingData(opts.data, self.cfg.audio, opts.split,
-                                                                window=self.cfg.T)
+                                                                window=self.cfg.T, n_ref=self.cfg.n_ref)
         self.models = build_models(self.cfg, opts.stage, self.device)
         self.step_no = 0
         self.losses_used: dict[str, float] = {}
