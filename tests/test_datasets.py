@@ -47,6 +47,8 @@ def test_missing_root_and_split_file(tmp_path: Path) -> None:
         open_dataset("lrs2", tmp_path / "nowhere")
     with pytest.raises(DatasetError, match=r"datasets\.cmlr\.root"):
         open_dataset("cmlr", tmp_path / "nowhere")
+    with pytest.raises(DatasetError, match=r"no lrs2 dataset root given.*datasets\.lrs2\.root"):
+        open_dataset("lrs2", None)
     (tmp_path / "train.txt").write_text("a/00001\n")
     with pytest.raises(DatasetError, match=r"val\.txt") as err:
         open_dataset("lrs2", tmp_path).clips("val")

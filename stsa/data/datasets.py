@@ -23,7 +23,10 @@ class Clip:
     split: str
 
 
-def _check_root(name: str, root: Path) -> Path:
+def _check_root(name: str, root: Path | None) -> Path:
+    if root is None or str(root) == "":
+        raise DatasetError(None, f"no {name} dataset root given",
+                           f"set datasets.{name}.root in the config (or --root) to the {name} directory")
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, f"{name} dataset root not found",
@@ -122,4 +125,4 @@ def open_dataset(name: str, root: Path, **layout) -> LRS2Reader | CMLRReader:
     if unknown:
         raise DatasetError(None, f"unknown layout keys {unknown} for datasets.{key}",
                            f"use keys from {sorted(allowed)}")
-    return cls(Path(root), **layout)
+    return cls(root, **layout)
