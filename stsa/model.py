@@ -28,6 +28,13 @@ from stsa.modules.spatial_path import HeatmapEncoder, RefImageEncoder, SpatialNe
 from stsa.modules.temporal_path import TemporalNetwork
 
 
+def _check(name: str, x: torch.Tensor, shape: tuple[int | None, ...]) -> None:
+    """Raise ValueError unless x has len(shape) dims matching every non-None entry."""
+    if x.dim() != len(shape) or any(s is not None and d != s for d, s in zip(x.shape, shape, strict=True)):
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
+
+
 class GuidancePredictor(nn.Module):
     """Stage 1: audio + pose heatmaps + reference heatmaps -> predicted face heatmap and 57 content landmarks."""
 
@@ -52,7 +59,11 @@ class GuidancePredictor(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """audio (B,T,A,W), pose_heatmaps (B,T,1,128,128), ref_heatmaps (B,N,1,128,128)
         -> heatmaps (B*T,1,128,128) = lip + jaw (each tanh), content_landmarks (B*T,2,57) jaw then lip."""
+        cfg = self.cfg
+        _check("audio", audio, (None, None, cfg.audio_dim, cfg.audio_window))
         b, t, n = audio.size(0), audio.size(1), ref_heatmaps.size(1)
+        _check("pose_heatmaps", pose_heatmaps, (b, t, 1, 128, 128))
+        _check("ref_heatmaps", ref_heatmaps, (b, None, 1, 128, 128))
         pose = pose_heatmaps.flatten(0, 1)                                     # (B*T,1,128,128)
         a = self.Norm(self.mel_encoder(audio.flatten(0, 1)).flatten(1))        # (B*T,D)
         p = self.Norm(self.pose_encoder(pose).flatten(1))                      # (B*T,D)
@@ -124,7 +135,13 @@ class FaceRenderer(nn.Module):
         """masked_face (B,1,3,128,128) (rows 64-127 are zeroed here anyway), target_heatmap (B,1,3,128,128),
         ref_faces (B,N,3,128,128), ref_heatmaps (B,N,3,128,128), audio (B,1,A,W) -> RendererOutput.
         `perm` fixes the CIL batch shuffle (default: a fresh torch.randperm per scale)."""
-        r = self.cfg.renderer
+        r, cfg = self.cfg.renderer, self.cfg
+        b = masked_face.size(0)
+        _check("masked_face", masked_face, (b, 1, 3, 128, 128))
+        _check("target_heatmap", target_heatmap, (b, 1, 3, 128, 128))
+        _check("ref_faces", ref_faces, (b, r.n_ref, 3, 128, 128))
+        _check("ref_heatmaps", ref_heatmaps, (b, r.n_ref, 3, 128, 128))
+        _check("audio", audio, (b, 1, cfg.audio_dim, cfg.audio_window))
         face = masked_face[:, 0].clone()                                       # (B,3,128,128)
         face[:, :, face.size(2) // 2:] = 0
         tar_hm = target_heatmap[:, 0]                                          # (B,3,128,128)

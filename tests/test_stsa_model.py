@@ -210,6 +210,17 @@ def test_renderer_wav2vec_front_end(front):
     assert out.image.shape == (1, 3, 128, 128)
 
 
+def test_bad_input_shapes_are_named(demo):
+    x = _stage2(demo.cfg, b=1)
+    with pytest.raises(ValueError, match="audio must have shape"):
+        demo.renderer(*x[:4], torch.randn(1, 1, 768, 10))          # wav2vec window into the mel preset
+    with pytest.raises(ValueError, match="ref_faces"):
+        demo.renderer(x[0], x[1], x[2][:, :3], x[3], x[4])
+    a, p, r = _stage1(demo.cfg, b=1)
+    with pytest.raises(ValueError, match="pose_heatmaps"):
+        demo.guidance(a, p[:, :4], r)
+
+
 def test_lower_half_of_the_input_face_is_ignored(demo):
     x = _stage2(demo.cfg, b=1)
     y = [t.clone() for t in x]
