@@ -70,7 +70,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
+    import torch
+
     from baselines.wav2lip.train import train_expert, train_wav2lip
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     if args.model == "expert":
         res = train_expert(args.data, args.out, preset=args.preset, steps=args.steps, device=args.device,
@@ -111,4 +116,6 @@ def register(subparsers) -> None:
     pt.add_argument("--batch", type=int, default=None, help="batch (expert: windows; wav2lip: 5-frame windows)")
     pt.add_argument("--expert", default=None, help="expert checkpoint for the sync loss (wav2lip only)")
     pt.add_argument("--device", default=None)
+    pt.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (1 is much faster on a busy shared machine; default: torch's)")
     pt.set_defaults(func=cmd_train)
