@@ -25,7 +25,7 @@ rule train_expert:
         mem_mb=8000,
     shell:
         "stsa-bench baselines train --model expert --data {params.data} --out {output} "
-        "--preset {params.preset} --steps {params.steps} --device {params.device} > {log} 2>&1"
+        "--preset {params.preset} --steps {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule train_wav2lip:
@@ -50,7 +50,7 @@ rule train_wav2lip:
         mem_mb=8000,
     shell:
         "stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
-        "--preset {params.preset} --steps {params.steps} --device {params.device} > {log} 2>&1"
+        "--preset {params.preset} --steps {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule train_stsa_guidance:
@@ -74,7 +74,7 @@ rule train_stsa_guidance:
         mem_mb=8000,
     shell:
         "stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
-        "--steps {params.steps} --device {params.device} > {log} 2>&1"
+        "--steps {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule train_stsa_synthesis:
@@ -100,7 +100,7 @@ rule train_stsa_synthesis:
         mem_mb=12000,
     shell:
         "stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
-        "--steps {params.steps} --ablation {params.ablation} {params.expert} --device {params.device} > {log} 2>&1"
+        "--steps {params.steps} --ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule finetune_stsa:
@@ -129,4 +129,4 @@ rule finetune_stsa:
     shell:
         "stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
         "--guidance {input.guidance} --synthesis {input.synthesis} --steps {params.steps} "
-        "--ablation {params.ablation} {params.expert} --device {params.device} > {log} 2>&1"
+        "--ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
