@@ -183,3 +183,19 @@ def test_dataset_with_missing_clip_and_cli(source: dict, tmp_path: Path, capsys)
                               str(source["wav_path"]), "--clip-id", "x/1", "--out", str(tmp_path / "one")])
     assert args.func(args) == 0
     assert read_status(tmp_path / "one")["status"] == "ok"
+
+
+def test_cmlr_dataset_separate_audio(source: dict, tmp_path: Path) -> None:
+    root, out = tmp_path / "cmlr", tmp_path / "pre"
+    ids = ["s1/20170121/section_1_000.80_002.91", "s2/20170121/section_2_001.00_002.00"]
+    for cid in ids:
+        write_video(root / "video" / f"{cid}.mp4", source["frames"])  # no audio track: audio is separate
+    (root / "audio" / ids[0]).parent.mkdir(parents=True)
+    (root / "audio" / f"{ids[0]}.wav").write_bytes(source["wav_path"].read_bytes())
+    (root / "test.csv").write_text("id,text\n" + "".join(f"{c},x\n" for c in ids))
+    df = preprocess_dataset("cmlr", root, out, "test")
+    assert list(df["status"]) == ["ok", "rejected"]
+    assert "audio file not found" in df["reason"][1] and f"{ids[1]}.wav" in df["reason"][1]
+    d = ClipData.load(out / ids[0])
+    assert d.n_frames == 30 and d.status["source_audio"].endswith(f"{ids[0]}.wav")
+    assert sf.info(str(d.audio_path)).frames == 30 * 640
