@@ -112,3 +112,27 @@ def test_training_checkpoints_resume_identically_and_adapter_dubs(corpus, tmp_pa
     assert len(read_frames(job.out_path)) == 20
     meta = json.loads(job.meta_path.read_text())
     assert meta["status"] == "ok" and str(gen) in meta["checkpoints"]
+
+
+def test_released_weights_path_through_the_weights_registry(corpus, tmp_path, monkeypatch):
+    """A released-format wav2lip.pth (random, paper size, `module.` keys in `state_dict`) found by name."""
+    from baselines.base import ClipJob
+    from baselines.registry import get_adapter
+    from stsa.data.video import read_frames
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(wdir))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert not get_adapter("wav2lip", {}).status().ready
+    torch.manual_seed(0)
+    state = {f"module.{k}": v for k, v in Wav2LipGenerator().state_dict().items()}
+    torch.save({"state_dict": state, "global_step": 1}, wdir / "wav2lip.pth")
+    adapter = get_adapter("wav2lip", {})
+    assert adapter.status().ready, adapter.status()
+    clip = corpus / "b/00002"
+    job = ClipJob("b/00002", clip, clip / "audio.wav", tmp_path / "out" / "b/00002.mp4")
+    [row] = adapter.dub([job])
+    assert row["status"] == "ok", row
+    assert row["version"] == "native-wav2lip width=1.0 step=released"
+    assert len(read_frames(job.out_path)) == 20
