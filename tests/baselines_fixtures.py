@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 
 
-def make_clip(clip_dir: Path, n_frames: int = 30, height: int = 120, width: int = 160, seed: int = 0) -> Path:
+def make_clip(clip_dir: Path, n_frames: int = 30, height: int = 120, width: int = 160, seed: int = 0,
+              identity: int | None = None) -> Path:
     """Write video.mp4 (25 fps, no audio), audio.wav (16 kHz mono), clip.npz and status.json; return clip_dir.
 
     The frames are a smooth random texture with a dark "mouth" ellipse whose height follows the audio envelope;
-    the landmarks' lip midpoints (positions of mesh ids 0 and 17) follow the same openness.
+    the landmarks' lip midpoints (positions of mesh ids 0 and 17) follow the same openness. ``identity`` (default:
+    ``seed``) seeds the texture, so clips of one identity differ only in their audio and mouth.
     """
     import cv2
     import soundfile as sf
@@ -31,7 +33,8 @@ def make_clip(clip_dir: Path, n_frames: int = 30, height: int = 120, width: int 
     sf.write(clip_dir / "audio.wav", wav, SAMPLE_RATE, subtype="PCM_16")
     openness = np.interp(np.arange(n_frames) / 25, t, envelope)
 
-    base = cv2.resize(rng.integers(40, 220, (12, 16, 3)).astype(np.uint8), (width, height),
+    tex = np.random.default_rng(seed if identity is None else identity).integers(40, 220, (12, 16, 3))
+    base = cv2.resize(tex.astype(np.uint8), (width, height),
                       interpolation=cv2.INTER_CUBIC)
     boxes = np.zeros((n_frames, 4), np.int32)
     frames = np.empty((n_frames, height, width, 3), np.uint8)
@@ -58,10 +61,10 @@ def make_clip(clip_dir: Path, n_frames: int = 30, height: int = 120, width: int 
     return clip_dir
 
 
-def make_root(root: Path, ids: list[str], n_frames: int = 30) -> Path:
-    """Several clips + a manifest.csv (all in the train split)."""
+def make_root(root: Path, ids: list[str], n_frames: int = 30, identity: int | None = None, seed0: int = 0) -> Path:
+    """Several clips + a manifest.csv (all in the train split); one texture for all when ``identity`` is given."""
     for k, cid in enumerate(ids):
-        make_clip(root / cid, n_frames=n_frames, seed=k)
+        make_clip(root / cid, n_frames=n_frames, seed=seed0 + k, identity=identity)
     lines = ["clip,status,reason,split"] + [f"{cid},ok,,train" for cid in ids]
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
     return root
