@@ -143,11 +143,9 @@ class DMEEngine:
     def video(self, pred: np.ndarray, gt, pred_path: Path) -> dict[str, Any]:
         from metrics.dme import dme_from_flows
 
-        # stored as float16 (and always used from that form, so cached and fresh runs agree)
-        g = self.cache.get(f"flow_{self.backend}", gt,
-                           lambda: {"flow": self.metric.flows(gt.crops).astype(np.float16)})
-        gt_flow = g["flow"][:max(len(pred) - 1, 0)].astype(np.float32)
-        pred_flow = self.metric.flows(pred).astype(np.float16).astype(np.float32)
+        g = self.cache.get(f"flow_{self.backend}", gt, lambda: {"flow": self.metric.flows(gt.crops)})
+        gt_flow = g["flow"][:max(len(pred) - 1, 0)]  # (n-1, 2, H, W) float32
+        pred_flow = self.metric.flows(pred)
         value, _ = dme_from_flows(gt_flow, pred_flow)
         return {self.column: value}
 

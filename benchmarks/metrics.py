@@ -1,0 +1,289 @@
+"""Metric throughput: the evaluator (batched, GT features cached) vs a straightforward per-frame reference loop
+(skimage per frame, FaceMesh per frame, DIS/RAFT per pair, lpips/Inception per frame, syncnet-python's
+``SyncNetInstance.evaluate`` per video), side by side in one run, asserting the same values.
+
+(a) weight-free metrics: psnr ssim liplmd dme_dis; (b) all metrics, with RANDOM-weight networks written to a temp
+weights dir (timing and agreement only: these numbers are not scores).
+
+    .venv/bin/python benchmarks/metrics.py [--videos 2] [--frames 24] [--skip-networks]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("STSA_BENCH_SHARED", ROOT.parent / "shared"))
+
+
+def make_dataset(tmp: Path, n_videos: int, n_frames: int) -> tuple[Path, Path, list[str]]:
+    """GT clips cut from the real face clips (or textures when ../shared is absent), predictions = GT with a
+    small per-frame shift and noise, all as the evaluator expects them."""
+    import cv2
+    import soundfile as sf
+
+    from stsa.data.audio import load_wav
+    from stsa.data.crops import crop_faces
+    from stsa.data.video import read_frames, write_video
+
+    gt_root, pred_dir = tmp / "gt", tmp / "pred"
+    real = sorted((SHARED / "clips" / "real").glob("0*.mp4"))
+    rng = np.random.default_rng(0)
+    ids = []
+    for v in range(n_videos):
+        cid = f"clip{v:02d}"
+        d = gt_root / cid
+        d.mkdir(parents=True)
+        if real:
+            src = real[v % len(real)]
+            frames = read_frames(src)[:n_frames]
+            import subprocess
+
+            from stsa.data.video import ffmpeg_exe
+
+            subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-ac", "1", "-ar", "16000",
+                            str(tmp / "a.wav")], check=True)
+            wav = load_wav(tmp / "a.wav")[:n_frames * 640]
+            boxes = np.tile(np.array([[32, 40, 192, 200]], np.int32), (len(frames), 1))
+        else:
+            tex = cv2.resize(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8), (320, 320))
+            frames = np.stack([tex[i:i + 224, i:i + 224] for i in range(n_frames)])
+            wav = (0.1 * rng.standard_normal(n_frames * 640)).astype(np.float32)
+            boxes = np.tile(np.array([[32, 40, 192, 200]], np.int32), (len(frames), 1))
+        write_video(d / "video.mp4", frames)
+        frames = read_frames(d / "video.mp4")
+        sf.write(d / "audio.wav", wav, 16000, subtype="PCM_16")
+        np.savez(d / "clip.npz", crops=crop_faces(frames, boxes), boxes=boxes)
+        shifted = np.roll(frames, 2, axis=2).astype(int) + rng.integers(-6, 7, frames.shape)
+        write_video(pred_dir / f"{cid}.mp4", np.clip(shifted, 0, 255).astype(np.uint8))
+        ids.append(cid)
+    return gt_root, pred_dir, ids
+
+
+def write_random_weights(wdir: Path) -> dict[str, Path]:
+    """Random-initialised state dicts under the manifest's file names, and a manifest copy with their hashes."""
+    import torch
+    import torchvision
+    import yaml
+    from pytorch_fid import inception
+    from syncnet_python.SyncNetModel import S
+
+    from stsa import weights
+
+    torch.manual_seed(0)
+    wdir.mkdir(parents=True, exist_ok=True)
+    with mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None), \
+            mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: {}):
+        fid_net = inception.fid_inception_v3()
+    states = {"pt_inception": fid_net.state_dict(), "alexnet": torchvision.models.alexnet().state_dict(),
+              "syncnet_v2": S().state_dict(),
+              "raft_large": torchvision.models.optical_flow.raft_large().state_dict()}
+    data = yaml.safe_load(weights.MANIFEST.read_text())
+    paths = {}
+    for name, state in states.items():
+        path = wdir / data["weights"][name]["file"]
+        torch.save(state, path)
+        data["weights"][name]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        paths[name] = path
+    (wdir / "manifest.yaml").write_text(yaml.safe_dump(data))
+    os.environ["STSA_BENCH_WEIGHTS"] = str(wdir)
+    os.environ["STSA_BENCH_WEIGHTS_MANIFEST"] = str(wdir / "manifest.yaml")
+    hub = wdir / "torch" / "hub" / "checkpoints"  # for lpips' own torchvision loader (reference side)
+    hub.mkdir(parents=True, exist_ok=True)
+    (hub / paths["alexnet"].name).write_bytes(paths["alexnet"].read_bytes())
+    os.environ["TORCH_HOME"] = str(wdir / "torch")
+    return paths
+
+
+def reference_loop(gt_root: Path, pred_dir: Path, ids: list[str], metrics: list[str], paths: dict) -> dict:
+    """Per-frame / per-pair / per-video reference computations -> {column: mean over videos} (+ FID)."""
+    import cv2
+    import torch
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from stsa.data.crops import crop_faces
+    from stsa.data.facemesh import FaceMeshDetector
+    from stsa.data.landmarks import LIP, MESH_IDS
+    from stsa.data.video import read_frames
+
+    rows: dict[str, list[float]] = {}
+    lip_ids = [MESH_IDS[i] for i in LIP]
+    det = FaceMeshDetector(pad=0.25) if "liplmd" in metrics else None
+    lp = inc = raft = sync = None
+    if "lpips" in metrics:
+        import lpips
+
+        lp = lpips.LPIPS(net="alex", verbose=False).eval()
+    if "fid" in metrics:
+        from pytorch_fid import inception
+
+        state = torch.load(paths["pt_inception"], weights_only=True)
+        with mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: state):
+            inc = inception.InceptionV3([3]).eval()
+        feats = {"pred": [], "gt": []}
+    if "dme" in metrics:
+        raft = torchvision_raft(paths["raft_large"])
+    if "lse" in metrics:
+        from syncnet_python.SyncNetInstance import SyncNetInstance
+        from syncnet_python.SyncNetModel import S
+
+        sync = SyncNetInstance(net=S(), device="cpu")
+        sync.loadParameters(str(paths["syncnet_v2"]))
+
+    def add(col, v):
+        rows.setdefault(col, []).append(v)
+
+    for cid in ids:
+        z = np.load(gt_root / cid / "clip.npz")
+        gt = z["crops"]
+        pred = crop_faces(read_frames(pred_dir / f"{cid}.mp4"), z["boxes"])
+        g01, p01 = gt / 255.0, pred / 255.0
+        if "psnr" in metrics:
+            add("PSNR", np.mean([peak_signal_noise_ratio(a, b, data_range=1) for a, b in zip(g01, p01, strict=True)]))
+        if "ssim" in metrics:
+            add("SSIM", np.mean([structural_similarity(a, b, gaussian_weights=True, sigma=1.5, data_range=1,
+                                                       use_sample_covariance=False, channel_axis=-1)
+                                 for a, b in zip(g01, p01, strict=True)]))
+        if det is not None:
+            d = []
+            for a, b in zip(pred, gt, strict=True):
+                pa, pb = det.detect(a), det.detect(b)
+                if pa is not None and pb is not None:
+                    d.append(np.linalg.norm((pa[lip_ids] - pb[lip_ids]).astype(np.float64) / 128, axis=1).mean())
+            add("LipLMD", np.mean(d) if d else np.nan)
+        for col, flow in (("DME[dis]", dis_flow if "dme_dis" in metrics else None),
+                          ("DME", (lambda a, b: raft_flow(raft, a, b)) if raft is not None else None)):
+            if flow is None:
+                continue
+            errs = []
+            for t in range(len(gt) - 1):
+                fg, fp = flow(gt[t], gt[t + 1]), flow(pred[t], pred[t + 1])
+                m = np.abs(fg).sum(0) > 1
+                if m.any():
+                    errs.append(np.linalg.norm(fg.astype(np.float64) - fp, axis=0)[m].mean())
+            add(col, np.mean(errs) if errs else np.nan)
+        if lp is not None:
+            with torch.no_grad():
+                add("LPIPS", np.mean([float(lp(torch.from_numpy(a).permute(2, 0, 1)[None].float() / 127.5 - 1,
+                                               torch.from_numpy(b).permute(2, 0, 1)[None].float() / 127.5 - 1))
+                                      for a, b in zip(pred, gt, strict=True)]))
+        if inc is not None:
+            with torch.no_grad():
+                for key, fr in (("pred", pred), ("gt", gt)):
+                    feats[key] += [inc(torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255)[0].flatten().numpy()
+                                   for f in fr]
+        if sync is not None:
+            with tempfile.TemporaryDirectory() as td:
+                for i, f in enumerate(pred):  # PNG bytes under .jpg names: lossless, cv2.imread reads by content
+                    ok, buf = cv2.imencode(".png", cv2.resize(np.ascontiguousarray(f[..., ::-1]), (224, 224)))
+                    Path(td, f"{i:06d}.jpg").write_bytes(buf.tobytes())
+                os.link(gt_root / cid / "audio.wav", Path(td) / "audio.wav")
+                import contextlib
+                import io
+
+                with contextlib.redirect_stdout(io.StringIO()):
+                    _, conf, dist = sync.evaluate(SimpleNamespace(tmp_dir=td, batch_size=20, vshift=15))
+            add("LSE-D", dist)
+            add("LSE-C", conf)
+    out = {k: float(np.mean(v)) for k, v in rows.items()}
+    if inc is not None:
+        from pytorch_fid.fid_score import calculate_frechet_distance
+
+        p, g = np.stack(feats["pred"]), np.stack(feats["gt"])
+        out["FID"] = float(calculate_frechet_distance(p.mean(0), np.cov(p, rowvar=False),
+                                                      g.mean(0), np.cov(g, rowvar=False)))
+    if det is not None:
+        det.close()
+    return out
+
+
+def dis_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import cv2
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    f = dis.calc(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.cvtColor(b, cv2.COLOR_RGB2GRAY), None)
+    return f.transpose(2, 0, 1)
+
+
+def torchvision_raft(path: Path):
+    import torch
+    from torchvision.models.optical_flow import raft_large
+
+    m = raft_large()
+    m.load_state_dict(torch.load(path, weights_only=True))
+    return m.eval()
+
+
+def raft_flow(model, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        x = torch.from_numpy(np.stack([a, b])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        return model(x[:1], x[1:], num_flow_updates=20)[-1][0].numpy()
+
+
+def compare(name: str, ours: dict, ref: dict, tol: dict[str, float]) -> None:
+    for col, v in ref.items():
+        o = ours[col]
+        ok = (np.isnan(v) and np.isnan(o)) or abs(o - v) <= tol.get(col, 1e-6) * max(1.0, abs(v))
+        print(f"  {col:<9} ours {o:.6f}  reference {v:.6f}  {'same' if ok else 'DIFFERENT'}")
+        assert ok, f"{name}: {col} differs: {o} vs {v}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=int, default=2)
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--skip-networks", action="store_true", help="only the weight-free metrics (a)")
+    args = ap.parse_args()
+    import torch
+
+    from metrics.evaluator import evaluate_method
+
+    print(f"torch threads {torch.get_num_threads()}, {args.videos} videos x {args.frames} frames (128x128 crops)")
+    tol = {"PSNR": 1e-9, "SSIM": 1e-9, "LipLMD": 1e-9, "DME[dis]": 1e-9, "LPIPS": 1e-5, "FID": 1e-3,
+           "LSE-D": 1e-4, "LSE-C": 1e-4, "DME": 1e-4}
+    suites = [("a", ["psnr", "ssim", "liplmd", "dme_dis"])]
+    if not args.skip_networks:
+        suites.append(("b", ["psnr", "ssim", "liplmd", "dme_dis", "lpips", "fid", "lse", "dme"]))
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        gt_root, pred_dir, ids = make_dataset(tmp, args.videos, args.frames)
+        paths = write_random_weights(tmp / "weights") if not args.skip_networks else {}
+        n = args.videos * args.frames
+        for tag, metrics in suites:
+            t0 = time.perf_counter()
+            ref = reference_loop(gt_root, pred_dir, ids, metrics, paths)
+            t_ref = time.perf_counter() - t0
+            cache = tmp / f"cache_{tag}"
+            t0 = time.perf_counter()
+            _, cold = evaluate_method(gt_root, pred_dir, ids, "bench", "d", metrics, device="cpu", cache_dir=cache)
+            t_cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _, warm = evaluate_method(gt_root, pred_dir, ids, "bench2", "d", metrics, device="cpu",
+                                      cache_dir=cache)
+            t_warm = time.perf_counter() - t0
+            assert not cold["unavailable"], cold["unavailable"]
+            print(f"({tag}) {' '.join(metrics)}")
+            compare(tag, cold, ref, tol)
+            compare(tag, warm, ref, tol)
+            print(f"  reference loop   {n / t_ref:8.2f} frames/s ({t_ref:.1f} s)")
+            print(f"  evaluator cold   {n / t_cold:8.2f} frames/s ({t_cold:.1f} s)  x{t_ref / t_cold:.1f}")
+            print(f"  evaluator cached {n / t_warm:8.2f} frames/s ({t_warm:.1f} s)  x{t_ref / t_warm:.1f}"
+                  "  (GT features cached: every method after the first)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
