@@ -187,3 +187,39 @@ def test_stsa_adapter_maps_dub_clips_rows(clip, tmp_path, monkeypatch):
     assert calls == [(2, str(ckpt), "cpu")]
     assert list(df["status"]) == ["ok", "failed"] and df.loc[1, "reason"] == "no face"
     assert df.loc[0, "runtime"] == 1.5
+
+
+@pytest.mark.parametrize("name", ["wav2lip-official", "pc-avs", "talklip", "ip-lap", "dinet", "musetalk"])
+def test_every_official_command_is_an_argument_list(name, clip, tmp_path):
+    """Each method's prepare step and command build without a shell; the repo path (with spaces) stays one arg."""
+    import shutil
+
+    from baselines.official.methods import OFFICIAL_METHODS
+
+    spec = OFFICIAL_METHODS[name]
+    repo = tmp_path / "checkout with spaces"
+    repo.mkdir()
+    lmk = tmp_path / "openface"
+    (lmk / "spk1").mkdir(parents=True)
+    (lmk / "spk1" / "00001.csv").write_text("frame, x_0\n")
+    opts = {"python": sys.executable, "repo": str(repo), "landmark_dir": str(lmk), "avhubert_root": str(repo)}
+    adapter = OfficialAdapter(opts, spec=spec)
+    work = tmp_path / "work"
+    ctx, cmd = adapter.build(_job(clip, tmp_path), work)
+    try:
+        assert cmd[0] == sys.executable and all(isinstance(c, str) for c in cmd)
+        listed = " ".join(cmd) + "".join(f.read_text() for f in work.glob("*.csv")) + "".join(
+            f.read_text() for f in work.glob("*.yaml"))
+        assert str(ctx.audio) in listed and ctx.audio.read_bytes()[:4] == b"RIFF"
+        assert ctx.video.is_file()
+        assert not adapter.status().ready  # no checkpoints in the empty checkout
+        if name == "pc-avs":
+            line = (work / "meta.csv").read_text().split()
+            assert len(line) == 8 and len(list((work / "frames").glob("*.jpg"))) == 20
+        if name == "musetalk":
+            assert str(ctx.video) in (work / "task.yaml").read_text()
+            assert Path(cmd[cmd.index("--ffmpeg_path") + 1], "ffmpeg").exists()
+        if name == "dinet":
+            assert (work / "input.csv").is_file()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

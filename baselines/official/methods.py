@@ -11,6 +11,14 @@ from pathlib import Path
 
 from baselines.official.external import Checkpoint, OfficialMethod, RunContext
 
+
+def _ffmpeg() -> str:
+    """An ffmpeg executable named ``ffmpeg`` (the official scripts call it by name)."""
+    from stsa.data.video import ensure_ffmpeg_on_path
+
+    return ensure_ffmpeg_on_path()
+
+
 # ---------------------------------------------------------------------------------------------------- Wav2Lip
 
 
@@ -104,7 +112,7 @@ def _talklip_cmd(ctx: RunContext) -> list[str]:
     return [ctx.python, "inf_demo.py", "--video_path", str(ctx.video), "--wav_path", str(ctx.audio),
             "--ckpt_path", ctx.ckpt(ctx.options.get("checkpoint", "checkpoints/global.pth")),
             "--avhubert_root", str(ctx.options["avhubert_root"]),
-            "--save_path", str(ctx.out_dir / "result"), "--ffmpeg", shutil.which("ffmpeg") or "ffmpeg",
+            "--save_path", str(ctx.out_dir / "result"), "--ffmpeg", _ffmpeg(),
             "--device", "0"]
 
 
@@ -192,7 +200,7 @@ def _musetalk_cmd(ctx: RunContext) -> list[str]:
     return [ctx.python, "-m", "scripts.inference", "--inference_config", str(ctx.work / "task.yaml"),
             "--result_dir", str(ctx.out_dir), "--unet_model_path", ctx.ckpt("models/musetalkV15/unet.pth"),
             "--unet_config", ctx.ckpt("models/musetalkV15/musetalk.json"), "--version", "v15",
-            "--ffmpeg_path", str(Path(shutil.which("ffmpeg") or "ffmpeg").parent)]
+            "--ffmpeg_path", str(Path(_ffmpeg()).parent)]
 
 
 MUSETALK = OfficialMethod(
