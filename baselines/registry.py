@@ -21,9 +21,9 @@ ADAPTERS: dict[str, type[Adapter]] = {
 
 
 def get_adapter(name: str, options: dict | None = None) -> Adapter:
-    """An adapter by registry name; an unknown name raises KeyError listing the known ones."""
-    try:
-        cls = ADAPTERS[name]
-    except KeyError:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(ADAPTERS)}") from None
-    return cls(dict(options or {}))
+    """An adapter by registry name; an unknown name raises StsaBenchError listing the known ones."""
+    from stsa.errors import StsaBenchError
+
+    if name not in ADAPTERS:
+        raise StsaBenchError(None, f"unknown method {name!r}", f"use one of: {', '.join(ADAPTERS)}")
+    return ADAPTERS[name](dict(options or {}))

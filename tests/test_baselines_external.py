@@ -223,3 +223,13 @@ def test_every_official_command_is_an_argument_list(name, clip, tmp_path):
             assert (work / "input.csv").is_file()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_unknown_method_is_a_clear_cli_error(tmp_path, capsys):
+    from stsa.cli import main
+
+    split = tmp_path / "ids.txt"
+    split.write_text("a/1\n")
+    assert main(["baselines", "run", "--method", "nosuch", "--clips-root", str(tmp_path), "--split-list",
+                 str(split), "--out", str(tmp_path / "out")]) == 2
+    assert "unknown method 'nosuch'" in capsys.readouterr().err
