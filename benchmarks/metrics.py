@@ -5,7 +5,8 @@
 (a) weight-free metrics: psnr ssim liplmd dme_dis; (b) all metrics, with RANDOM-weight networks written to a temp
 weights dir (timing and agreement only: these numbers are not scores).
 
-    .venv/bin/python benchmarks/metrics.py [--videos 2] [--frames 24] [--skip-networks]
+    .venv/bin/python benchmarks/metrics.py [--videos 2] [--frames 24] [--skip-networks | --only-networks]
+        [--raft-iters 20]
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def write_random_weights(wdir: Path) -> dict[str, Path]:
     return paths
 
 
-def reference_loop(gt_root: Path, pred_dir: Path, ids: list[str], metrics: list[str], paths: dict) -> dict:
+def reference_loop(gt_root: Path, pred_dir: Path, ids: list[str], metrics: list[str], paths: dict,
+                   raft_iters: int = 20) -> dict:
     """Per-frame / per-pair / per-video reference computations -> {column: mean over videos} (+ FID)."""
     import cv2
     import torch
@@ -163,7 +165,7 @@ def reference_loop(gt_root: Path, pred_dir: Path, ids: list[str], metrics: list[
                     d.append(np.linalg.norm((pa[lip_ids] - pb[lip_ids]).astype(np.float64) / 128, axis=1).mean())
             add("LipLMD", np.mean(d) if d else np.nan)
         for col, flow in (("DME[dis]", dis_flow if "dme_dis" in metrics else None),
-                          ("DME", (lambda a, b: raft_flow(raft, a, b)) if raft is not None else None)):
+                          ("DME", (lambda a, b: raft_flow(raft, a, b, raft_iters)) if raft is not None else None)):
             if flow is None:
                 continue
             errs = []
@@ -225,12 +227,12 @@ def torchvision_raft(path: Path):
     return m.eval()
 
 
-def raft_flow(model, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def raft_flow(model, a: np.ndarray, b: np.ndarray, iters: int = 20) -> np.ndarray:
     import torch
 
     with torch.no_grad():
         x = torch.from_numpy(np.stack([a, b])).permute(0, 3, 1, 2).float() / 127.5 - 1
-        return model(x[:1], x[1:], num_flow_updates=20)[-1][0].numpy()
+        return model(x[:1], x[1:], num_flow_updates=iters)[-1][0].numpy()
 
 
 def compare(name: str, ours: dict, ref: dict, tol: dict[str, float]) -> None:
@@ -246,6 +248,8 @@ def main() -> int:
     ap.add_argument("--videos", type=int, default=2)
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--skip-networks", action="store_true", help="only the weight-free metrics (a)")
+    ap.add_argument("--only-networks", action="store_true", help="only (b)")
+    ap.add_argument("--raft-iters", type=int, default=20, help="RAFT refinements, both sides (metric: 20)")
     args = ap.parse_args()
     import torch
 
@@ -254,7 +258,7 @@ def main() -> int:
     print(f"torch threads {torch.get_num_threads()}, {args.videos} videos x {args.frames} frames (128x128 crops)")
     tol = {"PSNR": 1e-9, "SSIM": 1e-9, "LipLMD": 1e-9, "DME[dis]": 1e-9, "LPIPS": 1e-5, "FID": 1e-3,
            "LSE-D": 1e-4, "LSE-C": 1e-4, "DME": 1e-4}
-    suites = [("a", ["psnr", "ssim", "liplmd", "dme_dis"])]
+    suites = [] if args.only_networks else [("a", ["psnr", "ssim", "liplmd", "dme_dis"])]
     if not args.skip_networks:
         suites.append(("b", ["psnr", "ssim", "liplmd", "dme_dis", "lpips", "fid", "lse", "dme"]))
     with tempfile.TemporaryDirectory() as td:
@@ -264,15 +268,17 @@ def main() -> int:
         n = args.videos * args.frames
         for tag, metrics in suites:
             t0 = time.perf_counter()
-            ref = reference_loop(gt_root, pred_dir, ids, metrics, paths)
+            ref = reference_loop(gt_root, pred_dir, ids, metrics, paths, args.raft_iters)
             t_ref = time.perf_counter() - t0
             cache = tmp / f"cache_{tag}"
             t0 = time.perf_counter()
-            _, cold = evaluate_method(gt_root, pred_dir, ids, "bench", "d", metrics, device="cpu", cache_dir=cache)
+            opts = {"raft_iters": args.raft_iters}
+            _, cold = evaluate_method(gt_root, pred_dir, ids, "bench", "d", metrics, device="cpu", cache_dir=cache,
+                                      options=opts)
             t_cold = time.perf_counter() - t0
             t0 = time.perf_counter()
             _, warm = evaluate_method(gt_root, pred_dir, ids, "bench2", "d", metrics, device="cpu",
-                                      cache_dir=cache)
+                                      cache_dir=cache, options=opts)
             t_warm = time.perf_counter() - t0
             assert not cold["unavailable"], cold["unavailable"]
             print(f"({tag}) {' '.join(metrics)}")

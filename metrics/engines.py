@@ -138,7 +138,9 @@ class DMEEngine:
         from metrics.dme import DME
 
         self.cache = cache
-        self.metric = DME(self.backend, device=device)
+        from metrics.dme import RAFT_ITERS
+
+        self.metric = DME(self.backend, device=device, raft_iters=int(options.get("raft_iters", RAFT_ITERS)))
 
     def video(self, pred: np.ndarray, gt, pred_path: Path) -> dict[str, Any]:
         from metrics.dme import dme_from_flows

@@ -194,7 +194,7 @@ def evaluate_method(gt_root: Path, pred_dir: Path, clip_ids: list[str], method: 
     Rows: method, dataset, clip, status ("ok"/"failed"), n_frames, one column per metric, failures/notes.
     Aggregate: method, dataset, n_videos, n_ok, mean over ok videos of each per-video column (inf values kept:
     a mean with an identical video is inf), FID over all frames, ``unavailable: {metric: reason}``.
-    ``options``: ``lse_pipeline`` ("crops" default | "full").
+    ``options``: ``lse_pipeline`` ("crops" default | "full"), ``raft_iters`` (DME, default 20 as Dyco).
     """
     import pandas as pd
     from tqdm import tqdm

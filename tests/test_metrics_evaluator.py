@@ -127,3 +127,10 @@ def test_weight_free_metrics_and_cache(dataset, tmp_path, no_weights):
                              cache_dir=cache)
     pd_testing = pytest.importorskip("pandas.testing")
     pd_testing.assert_frame_equal(df, df2)
+
+
+def test_full_lse_pipeline_needs_s3fd(dataset, no_weights):
+    root, pred = dataset
+    df, agg = evaluate_method(root, pred, ["spk/00001"], "m", "d", ["lse"], device="cpu",
+                              options={"lse_pipeline": "full"})
+    assert "sfd_face" in agg["unavailable"]["lse"] and np.isnan(df.loc[0, "LSE-C"])
