@@ -22,9 +22,10 @@ from stsa.train.data import TrainingData, mask_lower_half
 STAGES = ("guidance", "synthesis", "finetune")
 ABLATIONS = ("none", "no_cil", "no_sync", "no_spatial", "no_temporal", "no_finetune")
 GUIDANCE_WEIGHTS = {"heatmap": 1.0, "keypoint": 1.0, "velocity": 1.0}
-# (steps, windows per batch) per preset and stage; measured on the demo corpus (BENCHMARKS.md)
+# (steps, windows per batch) per preset and stage. demo: sized to ~10 min in total on this 2-core machine from the
+# measured s/step (benchmarks/inference.py --train: 1.0 / 7.1 / 12.6 s, one thread, load ~6); see BENCHMARKS.md.
 SCHEDULE = {
-    "demo": {"guidance": (300, 8), "synthesis": (400, 1), "finetune": (100, 1)},
+    "demo": {"guidance": (120, 8), "synthesis": (45, 1), "finetune": (12, 1)},
     "paper": {"guidance": (200_000, 16), "synthesis": (300_000, 4), "finetune": (50_000, 4)},
 }
 LEARNING_RATES = {"guidance": 1e-3, "synthesis": 5e-4, "finetune": 1e-4, "discriminator": 5e-4,
