@@ -16,6 +16,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/dub.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
