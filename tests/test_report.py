@@ -234,3 +234,38 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     assert gray.std() > 20  # text, tables and images, not a blank page
     assert (gray < 128).mean() > 0.01  # some dark content (text, crops)
+
+
+def test_report_degrades_gracefully(results, tmp_path):
+    """No JSON, empty per-video table, unknown dataset: the page still renders and says what is missing."""
+    res = tmp_path / "results"
+    res.mkdir()
+    pd.DataFrame([{"method": "STSA", "PSNR": "", "status": "unavailable", "n_clips": 0,
+                   "note": "stsa checkpoint missing"}]).to_csv(res / "table2.csv", index=False)
+    pd.DataFrame().to_csv(res / "table2_per_video.csv", index=False)
+    out = build_report([res / "table2.csv"], {}, tmp_path / "none", tmp_path / "r.html", n_boot=100)
+    text = out.read_text()
+    assert "Table 2" in text and "stsa checkpoint missing" in text
+    assert "No provenance recorded" in text and "No per-video results" in text and "No clip with ground truth" in text
+
+
+def test_report_notes_unreadable_output(results, tmp_path):
+    """A corrupt method output becomes a note in its grid row; the other rows still render."""
+    from stsa.report.build import qualitative
+
+    dubbed = tmp_path / "dubbed"
+    clip = results["clips"][0]
+    shutil.copytree(results["dubbed"] / "lrs2/STSA", dubbed / "lrs2/STSA")
+    (dubbed / "lrs2/Wav2Lip" / clip).parent.mkdir(parents=True)
+    (dubbed / "lrs2/Wav2Lip" / f"{clip}.mp4").write_bytes(b"not a video")
+    grid, traj = qualitative("lrs2", [clip], ["GT", "STSA", "Wav2Lip", "IP-LAP"], results["gt_dir"], dubbed,
+                             ReportConfig(n_boot=10))
+    assert "unreadable output" in grid and "00001.mp4 missing" in grid
+    assert len(_images(grid)) == 2 and len(_images(traj)) == 1  # GT + STSA strips, one trajectory figure
+
+
+def test_method_dir_maps_ablation_rows_back():
+    from stsa.report.build import method_dir
+
+    assert method_dir("Ours (w/ FT)") == "STSA@full" and method_dir("w/o CIL") == "STSA@no_cil"
+    assert method_dir("Wav2Lip") == "Wav2Lip"

@@ -14,6 +14,7 @@ import pandas as pd
 from stsa.report import figures, html
 from stsa.report.stats import compare_to, higher_is_better, metric_summary
 from stsa.report.trajectories import corner_trajectories
+from stsa.tables import ABLATION_LABELS, ABLATION_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,12 @@ def _best_rows(table: pd.DataFrame, metrics: list[str]) -> dict[str, int]:
     return best
 
 
+def method_dir(label: str) -> str:
+    """Dubbed-output directory name of a table row (Table III's row names map back to ``STSA@<variant>``)."""
+    inverse = {v: k for k, v in ABLATION_LABELS.items()}
+    return f"{ABLATION_PREFIX}{inverse[label]}" if label in inverse else label
+
+
 def pick_clips(per_video: pd.DataFrame, gt_dir: Path | None, k: int) -> list[str]:
     """Up to k clips with ground truth, those produced by the most methods first (ties by clip id)."""
     if gt_dir is None or per_video.empty:
@@ -126,7 +133,7 @@ def qualitative(dataset: str, clips: list[str], methods: list[str], gt_dir: Path
         for method in methods:
             if method == "GT":
                 continue
-            video = dubbed_root / dataset / method / f"{clip}.mp4"
+            video = dubbed_root / dataset / method_dir(method) / f"{clip}.mp4"
             if not video.is_file():
                 strips.append((method, None, f"no output ({video.name} missing)"))
                 continue
