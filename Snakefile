@@ -22,6 +22,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         table_targets(),
+        f"{R}/report.html",
     default_target: True
 
 
