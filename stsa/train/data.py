@@ -100,8 +100,8 @@ def find_clips(root: str | Path, split: str | None = "train") -> list[str]:
 
 
 def manifest_hash(root: str | Path, clip_ids: list[str]) -> str:
-    """SHA-256 over ``clip_id, size and mtime-free content digest`` lines: the first 1 MiB and the size of each
-    ``clip.npz`` (cheap, changes whenever preprocessing output changes)."""
+    """SHA-256 over one line per clip: ``clip_id, size of clip.npz, SHA-256 of its first MiB`` (cheap, and it
+    changes whenever preprocessing rewrites a clip)."""
     h = hashlib.sha256()
     for cid in clip_ids:
         path = Path(root) / cid / "clip.npz"
