@@ -7,9 +7,10 @@ import pandas as pd
 
 from baselines.base import ClipJob
 from baselines.run import run_method
+from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 
 spec = snakemake.params.method
 options = dict(spec["options"])

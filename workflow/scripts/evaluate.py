@@ -1,16 +1,16 @@
 """Snakemake script: evaluate one method on one dataset; per-video rows and the per-method summary."""
 
 import json
-import logging
 import os
 from pathlib import Path
 
 import pandas as pd
 
 from metrics.evaluator import evaluate_method
+from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 if snakemake.params.weights_dir:
     os.environ["STSA_BENCH_WEIGHTS"] = snakemake.params.weights_dir
 

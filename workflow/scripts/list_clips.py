@@ -4,9 +4,10 @@ import csv
 import logging
 
 from stsa.data.datasets import open_dataset
+from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 
 cfg = snakemake.params.dataset
 reader = open_dataset(cfg["reader"], cfg["root"], **cfg.get("layout", {}))

@@ -5,8 +5,10 @@ import logging
 
 import pandas as pd
 
+from stsa.logs import log_to_file
+
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 
 rows = []
 for path in snakemake.input:

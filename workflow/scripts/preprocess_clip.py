@@ -6,9 +6,10 @@ from pathlib import Path
 
 from stsa.data.datasets import Clip
 from stsa.data.preprocess import PreprocessConfig, preprocess_clip
+from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 
 clip_id = snakemake.wildcards.clip
 with open(snakemake.input.listing, newline="") as handle:

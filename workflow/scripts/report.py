@@ -3,10 +3,11 @@
 import logging
 from pathlib import Path
 
+from stsa.logs import log_to_file
 from stsa.report import build_report
 
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 
 out = build_report(
     [Path(t) for t in snakemake.input.tables], {k: Path(v) for k, v in snakemake.params.gt_dirs.items()},

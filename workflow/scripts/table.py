@@ -1,12 +1,12 @@
 """Snakemake script: build one table (CSV in the paper's layout, JSON twin, per-video table)."""
 
-import logging
 from pathlib import Path
 
+from stsa.logs import log_to_file
 from stsa.tables import format_table, write_table
 
 snakemake = globals()["snakemake"]
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+log_to_file(snakemake.log[0])
 
 rows = write_table(
     snakemake.params.spec, [Path(p) for p in snakemake.input], snakemake.params.config_hash,
