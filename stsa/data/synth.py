@@ -13,9 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from stsa.errors import NoFaceError
+
 LAYOUT_FRAME_SIZE = {"lrs2": 160, "cmlr": 224}  # real LRS2 is 160x160
 LRS2_VIDEO_ID_BASE = 5535415699068794046
 SPLITS = ("train", "val", "test")
+N_IDENTITIES = 6  # 2 photos x (original, mirrored, recoloured/background variants)
 
 
 @dataclass(frozen=True)
@@ -55,44 +58,23 @@ def plan_clips(layout: str, counts: dict[str, int], n_identities: int, seconds: 
     return plans
 
 
-def head_motion(n_frames: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Smooth small head motion: sums of low-frequency sinusoids with random phases."""
-    t = np.arange(n_frames) / 25.0
-
-    def wave(amplitude: float) -> np.ndarray:
-        f1, f2 = rng.uniform(0.15, 0.35), rng.uniform(0.4, 0.7)
-        p1, p2 = rng.uniform(0, 2 * np.pi, 2)
-        return amplitude * (0.7 * np.sin(2 * np.pi * f1 * t + p1) + 0.3 * np.sin(2 * np.pi * f2 * t + p2))
-
-    return {"rotation": wave(3.0), "tx": wave(3.0), "ty": wave(2.0), "scale": 1.0 + wave(0.02)}
-
-
-def blinks(n_frames: int, rng: np.random.Generator) -> np.ndarray:
-    """(T,) eyelid closure in [0, 1]: 5-frame blinks every 2-4 s."""
-    closure = np.zeros(n_frames, np.float32)
-    t = int(rng.integers(10, 50))
-    while t + 5 < n_frames:
-        closure[t:t + 5] = (0.4, 0.9, 1.0, 0.7, 0.3)
-        t += int(rng.integers(50, 100))
-    return closure
-
-
-def render_clip(plan: ClipPlan, identity, out_root: Path, n_frames: int, seed: int, with_audio_track: bool) -> None:
+def render_clip(plan: ClipPlan, rig, f0: float, out_root: Path, n_frames: int, seed: int,
+                with_audio_track: bool) -> None:
     """Synthesise one clip: audio, mouth/eye/head controls, frames; write video (+ wav) and controls."""
     import soundfile as sf
 
-    from stsa.data.synth_face import render_frame
+    from stsa.data.synth_face import head_motion, render_frame
     from stsa.data.synth_speech import SAMPLE_RATE, plan_utterance, synthesize
     from stsa.data.video import write_video
 
     rng = np.random.default_rng([seed, plan.index])
-    utt = synthesize(plan_utterance(n_frames, rng), f0_base=float(rng.uniform(100, 220)), rng=rng)
-    motion, closure = head_motion(n_frames, rng), blinks(n_frames, rng)
+    utt = synthesize(plan_utterance(n_frames, rng), f0_base=f0 * float(rng.uniform(0.93, 1.07)), rng=rng)
+    motion = head_motion(n_frames, rig.size, rng)
     frames = np.stack([
-        render_frame(identity, utt.jaw_open[i], utt.lip_spread[i], closure[i], motion["rotation"][i],
-                     (motion["tx"][i], motion["ty"][i]), motion["scale"][i])
+        render_frame(rig, utt.jaw_open[i], utt.lip_spread[i], motion.blink[i], motion.rotation[i],
+                     motion.translation[i], motion.scale[i])
         for i in range(n_frames)
-    ])
+    ])  # (T, S, S, 3)
     video = out_root / plan.video
     video.parent.mkdir(parents=True, exist_ok=True)
     wav = out_root / plan.audio if plan.audio else video.with_suffix(".wav")
@@ -102,8 +84,9 @@ def render_clip(plan: ClipPlan, identity, out_root: Path, n_frames: int, seed: i
     if plan.audio is None:
         wav.unlink()  # LRS2 keeps its audio inside the mp4
     np.savez(video.with_suffix(".controls.npz"), jaw_open=utt.jaw_open.astype(np.float32),
-             lip_spread=utt.lip_spread.astype(np.float32), blink=closure, syllable=utt.syllable,
-             identity=np.int64(plan.identity), **{k: v.astype(np.float32) for k, v in motion.items()})
+             lip_spread=utt.lip_spread.astype(np.float32), blink=motion.blink.astype(np.float32),
+             rotation=motion.rotation.astype(np.float32), translation=motion.translation.astype(np.float32),
+             scale=motion.scale.astype(np.float32), syllable=utt.syllable, identity=np.int64(plan.identity))
 
 
 def write_split_files(out: Path, layout: str, plans: list[ClipPlan]) -> None:
@@ -123,18 +106,29 @@ def generate_corpus(out: Path, layout: str = "lrs2", n_train: int = 32, n_val: i
     from tqdm import tqdm
 
     from stsa.data.facemesh import FaceMeshDetector
-    from stsa.data.synth_face import STYLES, make_identity
+    from stsa.data.synth_face import build_rig, identity_specs, load_photo
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     size = LAYOUT_FRAME_SIZE[layout]
     counts = {"train": n_train, "val": n_val, "test": n_test}
-    plans = plan_clips(layout, counts, len(STYLES), seconds, seed)
+    plans = plan_clips(layout, counts, N_IDENTITIES, seconds, seed)
     n_frames = max(25, int(round(seconds * 25)))
-    with FaceMeshDetector() as detector:
-        identities = [make_identity(style, size, detector) for style in STYLES]
+    specs = identity_specs(N_IDENTITIES, seed)
+    photos, meshes = {}, {}
+    with FaceMeshDetector() as detector:  # FaceMesh runs once per photo
+        for name in sorted({s.photo for s in specs}):
+            photos[name] = load_photo(name)
+            meshes[name] = detector.detect(photos[name])
+            if meshes[name] is None:
+                raise NoFaceError(name, "FaceMesh found no face in the bundled photo",
+                                  "reinstall scikit-image / matplotlib (their sample photos are used)")
+    rigs: dict[int, object] = {}
     for plan in tqdm(plans, desc=f"synth {layout}", unit="clip", disable=not progress):
-        render_clip(plan, identities[plan.identity], out, n_frames, seed, with_audio_track=layout == "lrs2")
+        spec = specs[plan.identity]
+        if plan.identity not in rigs:
+            rigs[plan.identity] = build_rig(photos[spec.photo], meshes[spec.photo], spec, size)
+        render_clip(plan, rigs[plan.identity], spec.f0, out, n_frames, seed, with_audio_track=layout == "lrs2")
     write_split_files(out, layout, plans)
     return {split: [p.clip_id for p in plans if p.split == split] for split in SPLITS}
 
