@@ -339,7 +339,16 @@ def _summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _quiet() -> None:
+    """Silence mediapipe's protobuf deprecation warning on the command line."""
+    import warnings
+
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")
+
+
 def _cmd_preprocess(args: argparse.Namespace) -> int:
+    _quiet()
     df = preprocess_dataset(args.dataset, args.root, args.out, args.split, args.limit,
                             _config_from_args(args), progress=True)
     print(_summary(df.to_dict("records")))
@@ -348,6 +357,7 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def _cmd_preprocess_clip(args: argparse.Namespace) -> int:
+    _quiet()
     clip = Clip(args.clip_id, Path(args.video), Path(args.audio) if args.audio else None, args.split)
     row = preprocess_clip(clip, Path(args.out), _config_from_args(args))
     print(_summary([row]))
