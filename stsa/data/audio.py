@@ -29,7 +29,6 @@ def extract_wav(src: str | Path, dst: str | Path, sample_rate: int = SAMPLE_RATE
 def load_wav(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read a wav/flac as float32 mono at ``sample_rate`` (channels averaged, polyphase resampling)."""
     import soundfile as sf
-    from scipy.signal import resample_poly
 
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -37,6 +36,8 @@ def load_wav(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise MediaError(path, f"unreadable audio ({exc})", "convert it to a 16 kHz mono wav") from exc
     wav = data.mean(axis=1)
     if sr != sample_rate:
+        from scipy.signal import resample_poly  # slow import (seconds on a loaded machine): only when needed
+
         g = np.gcd(int(sr), sample_rate)
         wav = resample_poly(wav, sample_rate // g, int(sr) // g).astype(np.float32)
     return wav
