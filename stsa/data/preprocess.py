@@ -26,6 +26,7 @@ from stsa.data.datasets import Clip
 from stsa.errors import MediaError, StsaBenchError
 
 MANIFEST = "manifest.csv"
+TMP_EXTRACT = "tmp.extract.wav"  # audio as decoded by ffmpeg, before cut/pad
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _process(clip: Clip, clip_dir: Path, cfg: PreprocessConfig, detector, status
         raise _Rejected(f"{video_src}: too short ({n} frames at {cfg.fps} fps < {cfg.min_frames})")
 
     # audio -> 16 kHz mono, cut/padded to the video
-    tmp_wav = clip_dir / ("tmp." + AUDIO_FILE)
+    tmp_wav = clip_dir / TMP_EXTRACT
     extract_wav(audio_src, tmp_wav, cfg.sample_rate)
     wav = load_wav(tmp_wav, cfg.sample_rate)
     tmp_wav.unlink()
@@ -215,15 +216,17 @@ def _process(clip: Clip, clip_dir: Path, cfg: PreprocessConfig, detector, status
     points = interpolate_missing(select_131(mesh), found)  # (T,131,2) px
     status["interpolated_frames"] = int((~found).sum())
     boxes = face_boxes(points, width, height, cfg.margin_px)
+    audio = load_wav(tmp_audio, cfg.sample_rate)  # exactly what audio.wav holds
     data = ClipData(crops=crop_faces(frames, boxes, cfg.crop_size), boxes=boxes,
-                    landmarks=normalise_landmarks(points, boxes), detected=found,
-                    mel=melspectrogram(load_wav(tmp_audio, cfg.sample_rate)))
+                    landmarks=normalise_landmarks(points, boxes), detected=found, mel=melspectrogram(audio))
     if cfg.wav2vec_dir is not None:
         try:
-            data.wav2vec = wav2vec_features(wav, cfg.wav2vec_dir, cfg.device).astype(np.float16)
+            data.wav2vec = wav2vec_features(audio, cfg.wav2vec_dir, cfg.device).astype(np.float16)
             status["wav2vec"] = "ok"
         except StsaBenchError as exc:
             status["wav2vec"] = f"unavailable ({exc})"
+        except Exception as exc:  # noqa: BLE001 - optional features never reject a clip
+            status["wav2vec"] = f"unavailable ({type(exc).__name__}: {exc})"
     else:
         status["wav2vec"] = "unavailable (no wav2vec_dir given)"
     data.save(clip_dir)
@@ -240,7 +243,7 @@ def preprocess_clip(clip: Clip, out_dir: Path, cfg: PreprocessConfig | None = No
     clip_dir = Path(out_dir)
     clip_dir.mkdir(parents=True, exist_ok=True)
     outputs = [clip_dir / f for f in (VIDEO_FILE, AUDIO_FILE, ARRAYS_FILE, STATUS_FILE,
-                                      "tmp." + VIDEO_FILE, "tmp." + AUDIO_FILE)]
+                                      "tmp." + VIDEO_FILE, "tmp." + AUDIO_FILE, TMP_EXTRACT)]
     for f in outputs:
         f.unlink(missing_ok=True)
     status = _empty_status(clip)
