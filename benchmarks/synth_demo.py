@@ -1,0 +1,75 @@
+"""Demo corpus generation cost: wall seconds of ``stsa-bench synth`` with the demo defaults (32 train + 8 test clips of
+3 s) per layout, plus where the time goes (rig set-up, frame rendering, audio, encoding) for one clip.
+
+    .venv/bin/python benchmarks/synth_demo.py [--clips 40] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def cli_seconds(layout: str, clips: int, seconds: float, out: Path) -> float:
+    """Wall time of the whole command in a fresh process (imports, FaceMesh, rigs, rendering, encoding)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "stsa.cli", "synth", "--out", str(out), "--layout", layout,
+                    "--clips", str(clips), "--seconds", str(seconds)], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def breakdown(layout: str, seconds: float, out: Path) -> dict[str, float]:
+    """Seconds per stage for one clip (after photo detection)."""
+    from stsa.data.facemesh import FaceMeshDetector
+    from stsa.data.synth import LAYOUT_FRAME_SIZE
+    from stsa.data.synth_face import build_rig, head_motion, identity_specs, load_photo, render_frame
+    from stsa.data.synth_speech import plan_utterance, synthesize
+    from stsa.data.video import write_video
+
+    spec = identity_specs(1, 0)[0]
+    photo = load_photo(spec.photo)
+    with FaceMeshDetector() as det:
+        mesh = det.detect(photo)
+    t = {}
+    s = time.perf_counter()
+    rig = build_rig(photo, mesh, spec, LAYOUT_FRAME_SIZE[layout])
+    t["rig (once per identity)"] = time.perf_counter() - s
+    n = int(round(seconds * 25))
+    rng = np.random.default_rng(0)
+    s = time.perf_counter()
+    utt = synthesize(plan_utterance(n, rng), spec.f0, rng)
+    t["audio"] = time.perf_counter() - s
+    motion = head_motion(n, rig.size, rng)
+    s = time.perf_counter()
+    frames = np.stack([render_frame(rig, utt.jaw_open[i], utt.lip_spread[i], motion.blink[i], motion.rotation[i],
+                                    motion.translation[i], motion.scale[i]) for i in range(n)])
+    t["frames"] = time.perf_counter() - s
+    s = time.perf_counter()
+    write_video(out / "clip.mp4", frames)
+    t["encode"] = time.perf_counter() - s
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=40)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        for layout in ("lrs2", "cmlr"):
+            parts = breakdown(layout, args.seconds, Path(tmp))
+            total = cli_seconds(layout, args.clips, args.seconds, Path(tmp) / layout)
+            detail = ", ".join(f"{k} {v:.3f} s" for k, v in parts.items())
+            print(f"{layout}: {args.clips} clips x {args.seconds:g} s in {total:.1f} s wall; one clip: {detail}")
+
+
+if __name__ == "__main__":
+    main()
