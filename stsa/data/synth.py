@@ -108,6 +108,10 @@ def generate_corpus(out: Path, layout: str = "lrs2", n_train: int = 32, n_val: i
     from stsa.data.facemesh import FaceMeshDetector
     from stsa.data.synth_face import build_rig, identity_specs, load_photo
 
+    if layout not in LAYOUT_FRAME_SIZE:
+        raise ValueError(f"unknown layout {layout!r}; use one of {sorted(LAYOUT_FRAME_SIZE)}")
+    if min(n_train, n_val, n_test) < 0 or seconds <= 0:
+        raise ValueError("clip counts must be >= 0 and seconds > 0")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     size = LAYOUT_FRAME_SIZE[layout]
@@ -133,17 +137,23 @@ def generate_corpus(out: Path, layout: str = "lrs2", n_train: int = 32, n_val: i
     return {split: [p.clip_id for p in plans if p.split == split] for split in SPLITS}
 
 
-def _split_counts(args: argparse.Namespace) -> tuple[int, int, int]:
-    if args.train is None and args.test is None and args.val is None:
-        n_test = max(1, round(0.2 * args.clips))
-        return args.clips - n_test, 0, n_test
-    return args.train or 0, args.val or 0, args.test if args.test is not None else 8
+def split_counts(clips: int, train: int | None = None, val: int | None = None,
+                 test: int | None = None) -> tuple[int, int, int]:
+    """(train, val, test): ``clips`` total split 80 % / 20 % train / test unless counts are given; val defaults to 0."""
+    if train is None and test is None:
+        test = max(1, round(0.2 * clips)) if clips > 1 else 0
+        train = clips - test
+    elif train is None:
+        train = max(clips - test, 0)
+    elif test is None:
+        test = max(clips - train, 0)
+    return train, val or 0, test
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     import time
 
-    n_train, n_val, n_test = _split_counts(args)
+    n_train, n_val, n_test = split_counts(args.clips, args.train, args.val, args.test)
     start = time.perf_counter()
     ids = generate_corpus(args.out, args.layout, n_train, n_val, n_test, args.seconds, args.seed, progress=True)
     total = sum(len(v) for v in ids.values())
@@ -157,9 +167,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--layout", choices=sorted(LAYOUT_FRAME_SIZE), default="lrs2")
     p.add_argument("--clips", type=int, default=40, help="total clips, 80%% train / 20%% test")
-    p.add_argument("--train", type=int, help="train clips (overrides --clips)")
-    p.add_argument("--val", type=int, help="val clips")
-    p.add_argument("--test", type=int, help="test clips")
+    p.add_argument("--train", type=int, help="train clips (default: the rest of --clips)")
+    p.add_argument("--val", type=int, default=0, help="val clips (default 0)")
+    p.add_argument("--test", type=int, help="test clips (default: 20%% of --clips, or the rest of it)")
     p.add_argument("--seconds", type=float, default=3.0, help="clip length")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_synth)

@@ -23,7 +23,7 @@ EYES = (  # (corner, upper lid, corner, lower lid in the same direction)
     (33, (246, 161, 160, 159, 158, 157, 173), 133, (7, 163, 144, 145, 153, 154, 155)),
     (263, (466, 388, 387, 386, 385, 384, 398), 362, (249, 390, 373, 374, 380, 381, 382)),
 )
-JAW_AMPLITUDE = 0.13  # jaw_open = 1 lowers the lower lip and chin by this fraction of the face height
+JAW_AMPLITUDE = 0.15  # jaw_open = 1 lowers the lower lip and chin by this fraction of the face height
 CAVITY_RGB, TEETH_RGB, LOWER_TEETH_RGB = (45, 18, 22), (215, 206, 188), (150, 138, 126)
 SPREAD_AMPLITUDE = 0.22  # lip_spread = 1 moves each mouth corner out by this fraction of the half mouth width
 
@@ -63,7 +63,7 @@ def identity_specs(n: int, seed: int) -> list[IdentitySpec]:
     for k in range(len(specs), n):
         specs.append(IdentitySpec(
             PHOTOS[k % 2], mirror=(k // 2) % 2 == 1, zoom=float(rng.uniform(0.88, 1.12)),
-            gains=tuple(float(g) for g in rng.uniform(0.8, 1.15, 3)), gamma=float(rng.uniform(0.8, 1.25)),
+            gains=tuple(float(g) for g in rng.uniform(0.9, 1.1, 3)), gamma=float(rng.uniform(0.85, 1.15)),
             background=tuple(float(c) for c in rng.uniform(20, 235, 3)), f0=float(rng.uniform(100, 230))))
     return specs
 
@@ -109,7 +109,7 @@ def _vertex_displacements(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hw = np.linalg.norm(p[61] - p[291]) / 2
     xm, ym = (p - m) @ r / hw, (p - m) @ d / hw
     g = np.exp(-np.maximum(np.abs(xm) - 1.0, 0) ** 2 / 0.3 - (ym / 1.2) ** 2)
-    spread = SPREAD_AMPLITUDE * hw * g[:, None] * (np.clip(xm, -1.2, 1.2)[:, None] * r - 0.3 * ym[:, None] * d)
+    spread = SPREAD_AMPLITUDE * hw * g[:, None] * (np.clip(xm, -1.2, 1.2)[:, None] * r)
     return jaw, spread
 
 

@@ -133,7 +133,8 @@ def glottal_source(n: int, f0_base: float, rng: np.random.Generator) -> np.ndarr
     f0 *= 1 - 0.1 * t / max(t[-1], 1e-6)
     phase = np.cumsum(f0 / SAMPLE_RATE) % 1.0
     flow = np.where(phase < 0.65, np.sin(np.pi * phase / 0.65) ** 2, 0.0)
-    return np.diff(flow, prepend=0.0) * 8.0 + 0.01 * rng.standard_normal(n)
+    # flow derivative (lip radiation); its amplitude grows with f0, so scale it out to keep loudness pitch-free
+    return np.diff(flow, prepend=0.0) * (1200.0 / f0) + 0.01 * rng.standard_normal(n)
 
 
 @dataclass
@@ -171,7 +172,9 @@ def synthesize(plan: list[Syllable | int], f0_base: float, rng: np.random.Genera
         # vowel: glottal source through the vowel's formants, shaped by the loudness envelope
         lo = max(pos + lc - pre, 0)
         voiced = _formants(source[lo:pos + length], (f1, f2, f3, 3500.0), (80.0, 100.0, 150.0, 250.0))
-        audio[pos + lc:pos + length] += 0.3 * voiced[pos + lc - lo:] * env[lc:]
+        voiced = voiced[pos + lc - lo:]
+        level = 0.1 * (0.7 + 0.3 * vowel_jaw(seg.vowel))  # open vowels are intrinsically louder
+        audio[pos + lc:pos + length] += level / (np.sqrt(np.mean(voiced ** 2)) + 1e-9) * voiced * env[lc:]
         if kind == "stop":  # closure silence, then burst + aspiration in the last 30 ms
             nb = int(0.03 * SAMPLE_RATE)
             burst = _resonator(rng.standard_normal(nb + pre), centre, 1500.0)[pre:]
@@ -184,7 +187,7 @@ def synthesize(plan: list[Syllable | int], f0_base: float, rng: np.random.Genera
             lo = max(pos - pre, 0)
             murmur = _formants(source[lo:pos + lc], (250.0, centre), (80.0, 200.0))[pos - lo:]
             ramp = np.minimum(1.0, np.arange(lc) / (0.02 * SAMPLE_RATE))
-            audio[pos:pos + lc] += 0.12 * murmur * ramp
+            audio[pos:pos + lc] += 0.03 / (np.sqrt(np.mean(murmur ** 2)) + 1e-9) * murmur * ramp
         pos += length
     frames = lambda x: x.reshape(n_frames, HOP).mean(axis=1)  # noqa: E731  per-frame window mean
     return Utterance(np.clip(audio, -1, 1).astype(np.float32), frames(jaw), frames(spread), syl_id, plan)
