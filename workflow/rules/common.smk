@@ -248,3 +248,9 @@ def comparison_inputs(wildcards):
     if not config.get("paper_tables"):
         raise ValueError("set 'paper_tables' in the config to the directory holding the paper's tables as CSV")
     return [f"{R}/{t}.json" for t in comparison_tables()]
+
+
+def steps_flag(key):
+    """`--steps N` when the config sets the number of steps of a training stage, else the preset's schedule."""
+    steps = config["training"].get(key)
+    return "" if steps is None else f"--steps {steps}"

@@ -12,7 +12,7 @@ rule train_expert:
     params:
         data=train_data,
         preset=TRAIN["preset"],
-        steps=TRAIN["expert_steps"],
+        steps=steps_flag("expert_steps"),
         device=config["device"],
     conda:
         "../envs/stsa-bench.yaml"
@@ -25,7 +25,7 @@ rule train_expert:
         mem_mb=8000,
     shell:
         "stsa-bench baselines train --model expert --data {params.data} --out {output} "
-        "--preset {params.preset} --steps {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
+        "--preset {params.preset} {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule train_wav2lip:
@@ -37,7 +37,7 @@ rule train_wav2lip:
     params:
         data=train_data,
         preset=TRAIN["preset"],
-        steps=TRAIN["wav2lip_steps"],
+        steps=steps_flag("wav2lip_steps"),
         device=config["device"],
     conda:
         "../envs/stsa-bench.yaml"
@@ -50,7 +50,7 @@ rule train_wav2lip:
         mem_mb=8000,
     shell:
         "stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
-        "--preset {params.preset} --steps {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
+        "--preset {params.preset} {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule train_stsa_guidance:
@@ -61,7 +61,7 @@ rule train_stsa_guidance:
     params:
         data=train_data,
         preset=TRAIN["preset"],
-        steps=TRAIN["guidance_steps"],
+        steps=steps_flag("guidance_steps"),
         device=config["device"],
     conda:
         "../envs/stsa-bench.yaml"
@@ -74,7 +74,7 @@ rule train_stsa_guidance:
         mem_mb=8000,
     shell:
         "stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
-        "--steps {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
+        "{params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule train_stsa_synthesis:
@@ -85,7 +85,7 @@ rule train_stsa_synthesis:
     params:
         data=train_data,
         preset=TRAIN["preset"],
-        steps=TRAIN["synthesis_steps"],
+        steps=steps_flag("synthesis_steps"),
         device=config["device"],
         ablation=ablation_flag,
         expert=expert_flag,
@@ -100,7 +100,7 @@ rule train_stsa_synthesis:
         mem_mb=12000,
     shell:
         "stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
-        "--steps {params.steps} --ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
+        "{params.steps} --ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
 rule finetune_stsa:
@@ -113,7 +113,7 @@ rule finetune_stsa:
     params:
         data=train_data,
         preset=TRAIN["preset"],
-        steps=TRAIN["finetune_steps"],
+        steps=steps_flag("finetune_steps"),
         device=config["device"],
         ablation=ablation_flag,
         expert=expert_flag,
@@ -128,5 +128,5 @@ rule finetune_stsa:
         mem_mb=12000,
     shell:
         "stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
-        "--guidance {input.guidance} --synthesis {input.synthesis} --steps {params.steps} "
+        "--guidance {input.guidance} --synthesis {input.synthesis} {params.steps} "
         "--ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
