@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -17,16 +18,19 @@ from pathlib import Path
 import numpy as np
 
 
-def cli_seconds(layout: str, clips: int, seconds: float, out: Path) -> float:
-    """Wall time of the whole command in a fresh process (imports, FaceMesh, rigs, rendering, encoding)."""
+def cli_seconds(layout: str, clips: int, seconds: float, out: Path) -> tuple[float, float]:
+    """Wall and CPU (user + sys, incl. ffmpeg) seconds of the whole command in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "stsa.cli", "synth", "--out", str(out), "--layout", layout,
                     "--clips", str(clips), "--seconds", str(seconds)], check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def breakdown(layout: str, seconds: float, out: Path) -> dict[str, float]:
-    """Seconds per stage for one clip (after photo detection)."""
+    """CPU seconds per stage for one clip (after photo detection)."""
     from stsa.data.facemesh import FaceMeshDetector
     from stsa.data.synth import LAYOUT_FRAME_SIZE
     from stsa.data.synth_face import build_rig, head_motion, identity_specs, load_photo, render_frame
@@ -38,22 +42,22 @@ def breakdown(layout: str, seconds: float, out: Path) -> dict[str, float]:
     with FaceMeshDetector() as det:
         mesh = det.detect(photo)
     t = {}
-    s = time.perf_counter()
+    s = time.process_time()
     rig = build_rig(photo, mesh, spec, LAYOUT_FRAME_SIZE[layout])
-    t["rig (once per identity)"] = time.perf_counter() - s
+    t["rig (once per identity)"] = time.process_time() - s
     n = int(round(seconds * 25))
     rng = np.random.default_rng(0)
-    s = time.perf_counter()
+    s = time.process_time()
     utt = synthesize(plan_utterance(n, rng), spec.f0, rng)
-    t["audio"] = time.perf_counter() - s
+    t["audio"] = time.process_time() - s
     motion = head_motion(n, rig.size, rng)
-    s = time.perf_counter()
+    s = time.process_time()
     frames = np.stack([render_frame(rig, utt.jaw_open[i], utt.lip_spread[i], motion.blink[i], motion.rotation[i],
                                     motion.translation[i], motion.scale[i]) for i in range(n)])
-    t["frames"] = time.perf_counter() - s
-    s = time.perf_counter()
+    t["frames"] = time.process_time() - s
+    s = time.process_time()
     write_video(out / "clip.mp4", frames)
-    t["encode"] = time.perf_counter() - s
+    t["encode"] = time.process_time() - s
     return t
 
 
@@ -66,9 +70,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for layout in ("lrs2", "cmlr"):
             parts = breakdown(layout, args.seconds, Path(tmp))
-            total = cli_seconds(layout, args.clips, args.seconds, Path(tmp) / layout)
+            wall, cpu = cli_seconds(layout, args.clips, args.seconds, Path(tmp) / layout)
             detail = ", ".join(f"{k} {v:.3f} s" for k, v in parts.items())
-            print(f"{layout}: {args.clips} clips x {args.seconds:g} s in {total:.1f} s wall; one clip: {detail}")
+            print(f"{layout}: {args.clips} clips x {args.seconds:g} s: {wall:.1f} s wall, {cpu:.1f} s CPU "
+                  f"(load {os.getloadavg()[0]:.1f}); one clip, CPU: {detail}")
 
 
 if __name__ == "__main__":
