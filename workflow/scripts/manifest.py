@@ -1,20 +1,16 @@
 """Snakemake script: gather the status.json of every clip of a split into manifest.csv."""
 
-import json
 import logging
+from pathlib import Path
 
-import pandas as pd
-
+from stsa.data.clip import read_status
+from stsa.data.preprocess import write_manifest
 from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 
-rows = []
-for path in snakemake.input:
-    with open(path) as handle:
-        rows.append({**json.load(handle), "split": snakemake.wildcards.split})
-table = pd.DataFrame(rows)
-table.to_csv(snakemake.output[0], index=False)
-counts = table["status"].value_counts().to_dict() if len(table) else {}
+rows = [{**read_status(Path(path).parent), "split": snakemake.wildcards.split} for path in snakemake.input]
+table = write_manifest(Path(snakemake.output[0]).parent, rows)
+counts = table["status"].value_counts().to_dict()
 logging.info("%s/%s: %s", snakemake.wildcards.dataset, snakemake.wildcards.split, counts)
