@@ -31,8 +31,17 @@ if len(failed):  # clips the method did not produce keep a row with the reason
     missing = failed[["clip", "status", "reason"]].assign(method=method, dataset=dataset)
     per_video = pd.concat([per_video, missing], ignore_index=True)
 per_video.to_csv(snakemake.output.per_video, index=False)
+checkpoints, adapters = {}, set()
+for clip in done:  # what produced the outputs: adapter version and checkpoint hashes from the per-clip metadata
+    meta_path = Path(snakemake.params.pred_dir) / f"{clip}.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        checkpoints.update(meta.get("checkpoints", {}))
+        adapters.add(f"{meta.get('adapter')} {meta.get('version')}")
 summary = {
     **summary,
+    "checkpoints": checkpoints,
+    "adapter": sorted(adapters),
     "method": method,
     "dataset": dataset,
     "clips_dubbed": len(done),
