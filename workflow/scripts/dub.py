@@ -15,7 +15,7 @@ log_to_file(snakemake.log[0])
 spec = snakemake.params.method
 options = dict(spec["options"])
 for key in ("stsa", "wav2lip"):  # checkpoints this workflow trained
-    if key in snakemake.input:
+    if key in snakemake.input.keys():  # noqa: SIM118  (Namedlist: `in` tests values, not names)
         options.setdefault("checkpoint", snakemake.input[key])
 
 manifest = pd.read_csv(snakemake.input.manifest, dtype={"clip": str})
