@@ -24,7 +24,7 @@ SUBCOMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="stsa-bench", description="Benchmark for audio-driven visual dubbing: the STSA paper's tables, reproducibly."
+        prog="stsa-bench", description="Benchmark for audio-driven visual dubbing: the STSA paper's tables."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:

@@ -22,6 +22,16 @@ wildcard_constraints:
     clip=r".+",
 
 
+def canonical(value):
+    """A config value with dict keys sorted at every level: Snakemake compares params as text, so key order in
+    the YAML must not re-run jobs."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def dataset_cfg(dataset):
     """The config block of a dataset, with a clear error for unknown names."""
     try:
@@ -43,7 +53,7 @@ def parent_of_output(wildcards, output):
 
 def dataset_params(wildcards):
     """A dataset's config with its resolved root (for scripts)."""
-    return {**dataset_cfg(wildcards.dataset), "root": dataset_root(wildcards.dataset)}
+    return canonical({**dataset_cfg(wildcards.dataset), "root": dataset_root(wildcards.dataset)})
 
 
 def corpus_marker(wildcards):
@@ -113,7 +123,7 @@ def dub_inputs(wildcards):
 def dub_options(wildcards):
     """Adapter name and options of a method (params, so a config change re-runs only that method)."""
     cfg = method_cfg(wildcards.method)
-    return {"adapter": cfg["adapter"], "options": cfg.get("options", {}), "required": cfg.get("required", False)}
+    return canonical({"adapter": cfg["adapter"], "options": cfg.get("options", {}), "required": cfg.get("required", False)})
 
 
 def train_manifest(wildcards=None):
@@ -159,7 +169,7 @@ def config_hash():
     """Short hash of the whole (validated) config, recorded in every table."""
     import hashlib
 
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(canonical(config), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def table_targets():

@@ -7,7 +7,7 @@ rule preprocess_clip:
     output:
         f"{W}/preprocessed/{{dataset}}/{{split}}/{{clip}}/status.json",
     params:
-        settings=config["preprocess"],
+        settings=canonical(config["preprocess"]),
     conda:
         "../envs/stsa-bench.yaml"
     log:
