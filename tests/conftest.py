@@ -27,3 +27,14 @@ def real_clips(shared_dir: Path) -> Path:
     if not clips.is_dir():
         pytest.skip(f"real clips not found at {clips}")
     return clips
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """One intra-op torch thread for a module: on a shared 2-core machine two threads oversubscribe (~4x slower)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -27,13 +27,7 @@ from stsa.modules.temporal_path import TemporalNetwork
 B = 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on the shared 2-core machine two threads oversubscribe and run ~4x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _stage2(cfg: STSAConfig, seed: int = 0, b: int = B):

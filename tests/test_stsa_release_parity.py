@@ -24,13 +24,7 @@ from stsa.modules.perceptual import vgg19_features
 MIRROR = Path(os.environ.get("STSA_RELEASE_MIRROR", "/work/.mirror/SCAILab-USTC+STSA/repo"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on the shared 2-core machine two threads oversubscribe and run ~4x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _release_module(path: str) -> types.ModuleType:

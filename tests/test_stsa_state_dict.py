@@ -13,14 +13,7 @@ from stsa.config import STSAConfig
 from stsa.errors import WeightsError
 from stsa.model import STSA, load_release_weights
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on the shared 2-core machine two threads oversubscribe and run ~4x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,17 @@ class _LossLog:
             csv.writer(f).writerow([step, *(f"{values[k]:.6f}" for k in self.fields[1:])])
 
 
+def _train_config(model: str, preset: str, steps: int | None, batch: int | None) -> TrainConfig:
+    """The preset's schedule with the caller's step and batch overrides, checked."""
+    tcfg = TrainConfig.preset(model, preset)
+    if steps is not None:
+        tcfg = replace(tcfg, steps=steps)
+    if batch is not None:
+        tcfg = replace(tcfg, batch=batch)
+    _check_steps(tcfg.steps)
+    return tcfg
+
+
 def train_expert(data: str | Path, out: str | Path, preset: str = "demo", steps: int | None = None,
                  device=None, progress: bool = True, batch: int | None = None) -> dict:
     """Train the lip-sync expert (contrastive BCE on cosine similarity); returns {step, loss, path}."""
@@ -87,12 +98,7 @@ def train_expert(data: str | Path, out: str | Path, preset: str = "demo", steps:
     from stsa.device import resolve_device
 
     device = resolve_device(device)
-    cfg, tcfg = SyncExpertConfig.preset(preset), TrainConfig.preset("expert", preset)
-    if steps is not None:
-        tcfg = replace(tcfg, steps=steps)
-    if batch is not None:
-        tcfg = replace(tcfg, batch=batch)
-    _check_steps(tcfg.steps)
+    cfg, tcfg = SyncExpertConfig.preset(preset), _train_config("expert", preset, steps, batch)
     torch.manual_seed(tcfg.seed)
     dataset = Wav2LipData(list_clip_dirs(data, "train"))
     model = SyncExpert(cfg).to(device)
@@ -139,12 +145,7 @@ def train_wav2lip(data: str | Path, out: str | Path, preset: str = "demo", steps
     from stsa.device import resolve_device
 
     device = resolve_device(device)
-    cfg, tcfg = Wav2LipConfig.preset(preset), TrainConfig.preset("wav2lip", preset)
-    if steps is not None:
-        tcfg = replace(tcfg, steps=steps)
-    if batch is not None:
-        tcfg = replace(tcfg, batch=batch)
-    _check_steps(tcfg.steps)
+    cfg, tcfg = Wav2LipConfig.preset(preset), _train_config("wav2lip", preset, steps, batch)
     torch.manual_seed(tcfg.seed)
     dataset = Wav2LipData(list_clip_dirs(data, "train"), mel_shift=cfg.mel_shift)
     model = Wav2LipGenerator(cfg).to(device)
