@@ -38,3 +38,26 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def wdir(tmp_path: Path, monkeypatch) -> Path:
+    """An empty weights directory (and torch hub cache) for one test; the packaged manifest."""
+    d = tmp_path / "weights"
+    d.mkdir()
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(d))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("STSA_BENCH_WEIGHTS_MANIFEST", raising=False)
+    return d
+
+
+def randomize_bn_stats(model, seed: int) -> None:
+    """Non-trivial BatchNorm running statistics, so that loading or copying them matters."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    for name, buf in model.named_buffers():
+        if name.endswith("running_mean"):
+            buf.copy_(torch.randn(buf.shape, generator=g) * 0.1)
+        elif name.endswith("running_var"):
+            buf.copy_(torch.rand(buf.shape, generator=g) + 0.5)

@@ -26,15 +26,6 @@ def _register(tmp_path: Path, monkeypatch, files: dict[str, Path]) -> None:
     monkeypatch.setenv("STSA_BENCH_WEIGHTS_MANIFEST", str(tmp_path / "manifest.yaml"))
 
 
-@pytest.fixture
-def wdir(tmp_path, monkeypatch):
-    d = tmp_path / "weights"
-    d.mkdir()
-    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(d))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return d
-
-
 def _frames(seed: int, n: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8)

@@ -20,6 +20,7 @@ from stsa.config import STSAConfig
 from stsa.model import FaceRenderer, GuidancePredictor
 from stsa.modules.cil import MINE, cil_bounds
 from stsa.modules.perceptual import vgg19_features
+from tests.conftest import randomize_bn_stats
 
 MIRROR = Path(os.environ.get("STSA_RELEASE_MIRROR", "/work/.mirror/SCAILab-USTC+STSA/repo"))
 
@@ -40,20 +41,11 @@ def _release_module(path: str) -> types.ModuleType:
     return mod
 
 
-def _scramble_bn(model: nn.Module, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    for name, buf in model.named_buffers():
-        if name.endswith("running_mean"):
-            buf.copy_(torch.randn(buf.shape, generator=g) * 0.1)
-        elif name.endswith("running_var"):
-            buf.copy_(torch.rand(buf.shape, generator=g) + 0.5)
-
-
 def test_guidance_matches_release_heatmap_generator():
     rel = _release_module("models/heatmap_generator.py")
     torch.manual_seed(0)
     theirs = rel.Heatmap_generator(T=5, d_model=512, nlayers=8, nhead=4, dim_feedforward=1024, dropout=0.1)
-    _scramble_bn(theirs, 1)
+    randomize_bn_stats(theirs, 1)
     ours = GuidancePredictor(STSAConfig.paper())
     ours.load_state_dict(theirs.state_dict(), strict=True)
     theirs.eval(), ours.eval()
@@ -81,7 +73,7 @@ def test_renderer_matches_release_face_renderer(monkeypatch):
     rel = _release_module("models/video_renderer.py")
     torch.manual_seed(0)
     theirs = rel.Face_renderer()
-    _scramble_bn(theirs, 1)
+    randomize_bn_stats(theirs, 1)
     # the release runs its VGG loss inside forward; it does not touch the image, so skip it here for speed
     monkeypatch.setattr(theirs.perceptual, "forward", lambda *a, **k: torch.zeros(()))
     ours = FaceRenderer(STSAConfig.paper())              # ref_heatmap_mode="release"

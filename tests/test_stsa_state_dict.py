@@ -12,6 +12,7 @@ import torch
 from stsa.config import STSAConfig
 from stsa.errors import WeightsError
 from stsa.model import STSA, load_release_weights
+from tests.conftest import randomize_bn_stats
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -52,20 +53,10 @@ def _inputs(cfg: STSAConfig, b: int = 1):
     return stage1, stage2
 
 
-def _randomize_buffers(model: torch.nn.Module, seed: int) -> None:
-    """Non-trivial BatchNorm statistics so that loading them matters."""
-    g = torch.Generator().manual_seed(seed)
-    for name, buf in model.named_buffers():
-        if name.endswith("running_mean"):
-            buf.copy_(torch.randn(buf.shape, generator=g) * 0.1)
-        elif name.endswith("running_var"):
-            buf.copy_(torch.rand(buf.shape, generator=g) + 0.5)
-
-
 def test_load_release_weights_roundtrip(tmp_path, paper_model):
     """A random paper-preset model saved like the release ({"state_dict": {"module." + k: v}}) loads strictly
     into another model, which then computes exactly the same outputs."""
-    _randomize_buffers(paper_model, 3)
+    randomize_bn_stats(paper_model, 3)
     heat, face = tmp_path / "heatmap_weight.pth", tmp_path / "face_weight.pth"
     torch.save({"state_dict": {"module." + k: v for k, v in paper_model.guidance.state_dict().items()}}, heat)
     torch.save({"state_dict": {"module." + k: v for k, v in paper_model.renderer.state_dict().items()}}, face)
@@ -74,7 +65,7 @@ def test_load_release_weights_roundtrip(tmp_path, paper_model):
     with torch.no_grad():
         for p in fresh.parameters():
             p.normal_(0, 0.02)
-    _randomize_buffers(fresh, 4)
+    randomize_bn_stats(fresh, 4)
     s1, s2 = _inputs(paper_model.cfg)
     perm = torch.tensor([0])
     with torch.no_grad():

@@ -17,16 +17,6 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def wdir(tmp_path, monkeypatch):
-    d = tmp_path / "weights"
-    d.mkdir()
-    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(d))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv("STSA_BENCH_WEIGHTS_MANIFEST", raising=False)
-    return d
-
-
 def _override(tmp_path, monkeypatch, **hashes) -> None:
     """A manifest copy whose entries get the given sha256 (None clears hash and prefix)."""
     data = yaml.safe_load(weights.MANIFEST.read_text())
