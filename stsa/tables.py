@@ -107,8 +107,9 @@ def provenance(spec: dict, summaries: list[dict], config_hash: str) -> dict:
 
 
 def write_table(spec: dict, summary_paths: list[Path], config_hash: str, out_csv: Path, out_json: Path,
-                out_per_video: Path) -> pd.DataFrame:
-    """Build one table from per-method summaries and write the CSV, its JSON twin and the per-video table."""
+                out_per_video: Path, out_provenance: Path) -> pd.DataFrame:
+    """Build one table from per-method summaries and write the CSV, its JSON twin (numbers only: the DVC metrics),
+    the per-video table and the provenance JSON."""
     summaries = [json.loads(Path(p).read_text()) for p in summary_paths]
     rows = table_rows(spec["name"], summaries)
     format_table(rows).to_csv(out_csv, index=False)
@@ -117,8 +118,8 @@ def write_table(spec: dict, summary_paths: list[Path], config_hash: str, out_csv
         r["method"]: {c: (round(float(r[c]), 6) if math.isfinite(r[c]) else None) for c in columns}
         for _, r in rows.iterrows()
     }
-    out_json.write_text(json.dumps({"rows": numeric, "provenance": provenance(spec, summaries, config_hash)},
-                                   indent=1, sort_keys=True))
+    out_json.write_text(json.dumps({"rows": numeric}, indent=1, sort_keys=True))
+    out_provenance.write_text(json.dumps(provenance(spec, summaries, config_hash), indent=1, sort_keys=True))
     frames = [pd.read_csv(p, dtype={"clip": str}) for p in spec["per_video"] if Path(p).exists()]
     per_video = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if "method" in per_video:

@@ -167,7 +167,8 @@ def results(tmp_path_factory):
         paths.append(p)
     spec = {"name": "table1", "dataset": "lrs2", "split": "test", "dataset_root": "work/corpus/lrs2", "demo": True,
             "methods": [s["method"] for s in summaries], "per_video": [res / f"pv_{m}.csv" for m in values]}
-    write_table(spec, paths, "abc123def456", res / "table1.csv", res / "table1.json", res / "table1_per_video.csv")
+    write_table(spec, paths, "abc123def456", res / "table1.csv", res / "table1.json", res / "table1_per_video.csv",
+                res / "table1_provenance.json")
     return {"tables": [res / "table1.csv"], "gt_dirs": {"lrs2": gt_dir}, "dubbed": dubbed, "clips": clips,
             "gt_dir": gt_dir}
 

@@ -157,8 +157,8 @@ def table_section(csv_path: Path, gt_dirs: dict[str, Path], dubbed_root: Path, c
     """The report section of one table."""
     name = csv_path.stem
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    meta_path = csv_path.with_suffix(".json")
-    prov = json.loads(meta_path.read_text()).get("provenance", {}) if meta_path.is_file() else {}
+    meta_path = csv_path.with_name(f"{name}_provenance.json")
+    prov = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     per_video = _read_per_video(csv_path.with_name(f"{name}_per_video.csv"))
     dataset = prov.get("dataset") or (str(per_video["dataset"].iloc[0]) if "dataset" in per_video and len(per_video)
                                       else "")

@@ -78,7 +78,7 @@ def results_table(table: pd.DataFrame, metrics: list[str], best: dict[str, int])
 def provenance(prov: dict) -> str:
     """Definition list of a table's provenance (dataset, clips, config hash, checkpoints, unavailable metrics)."""
     if not prov:
-        return '<p class="note">No provenance recorded (the table JSON is missing).</p>'
+        return '<p class="note">No provenance recorded (no provenance JSON beside the table).</p>'
     items = []
     for key in ("dataset", "split", "dataset_root", "demo_corpus", "n_clips", "config_hash"):
         if key in prov:

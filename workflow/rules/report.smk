@@ -11,7 +11,7 @@ REPORT_BOOTSTRAP = 2000  # bootstrap resamples of the confidence intervals
 rule report:
     input:
         tables=REPORT_TABLES,
-        provenance=[t.removesuffix(".csv") + ".json" for t in REPORT_TABLES],
+        provenance=[t.removesuffix(".csv") + "_provenance.json" for t in REPORT_TABLES],
         per_video=[t.removesuffix(".csv") + "_per_video.csv" for t in REPORT_TABLES],
         manifests=[f"{d}/manifest.csv" for d in REPORT_GT_DIRS.values()],
     output:

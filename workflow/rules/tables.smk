@@ -8,6 +8,7 @@ rule table:
         table=f"{R}/{{table}}.csv",
         json=f"{R}/{{table}}.json",
         per_video=f"{R}/{{table}}_per_video.csv",
+        provenance=f"{R}/{{table}}_provenance.json",
     params:
         spec=table_spec,
         config_hash=config_hash(),
