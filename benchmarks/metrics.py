@@ -6,7 +6,13 @@
 weights dir (timing and agreement only: these numbers are not scores).
 
     .venv/bin/python benchmarks/metrics.py [--videos 2] [--frames 24] [--skip-networks | --only-networks]
-        [--raft-iters 20]
+        [--raft-iters 20] [--workers N] [--methods 8]
+
+Evaluator timings: "cold" = first method on a dataset (GT features computed), FaceMesh workers started inside
+the timing (a fresh process, as each ``stsa-bench evaluate`` / workflow job); "cached, new process" = a further
+method, workers started again; "cached, workers reused" = a further method in the same process. "table of M
+methods" = one cold + M-1 cached-new-process runs vs M reference loops. Heavy modules (mediapipe, skimage, cv2,
+torch) are imported before any timing, so neither side pays imports.
 """
 
 from __future__ import annotations
@@ -235,6 +241,23 @@ def raft_flow(model, a: np.ndarray, b: np.ndarray, iters: int = 20) -> np.ndarra
         return model(x[:1], x[1:], num_flow_updates=iters)[-1][0].numpy()
 
 
+def time_evaluator(gt_root: Path, pred_dir: Path, ids: list[str], method: str, metrics: list[str], cache: Path,
+                   opts: dict, fresh: bool) -> tuple[float, float, dict]:
+    """One evaluate_method run -> (wall s, CPU s of this process + FaceMesh workers, aggregate). ``fresh`` stops
+    the workers first, so that they start inside the timing as in a new process."""
+    from metrics import facemesh_pool
+    from metrics.evaluator import evaluate_method
+
+    if fresh:
+        facemesh_pool.close_all()
+    w0 = facemesh_pool.workers_cpu_seconds()
+    t0, c0 = time.perf_counter(), time.process_time()
+    _, agg = evaluate_method(gt_root, pred_dir, ids, method, "d", metrics, device="cpu", cache_dir=cache,
+                             options=opts)
+    cpu = time.process_time() - c0 + facemesh_pool.workers_cpu_seconds() - w0
+    return time.perf_counter() - t0, cpu, agg
+
+
 def compare(name: str, ours: dict, ref: dict, tol: dict[str, float]) -> None:
     for col, v in ref.items():
         o = ours[col]
@@ -250,10 +273,15 @@ def main() -> int:
     ap.add_argument("--skip-networks", action="store_true", help="only the weight-free metrics (a)")
     ap.add_argument("--only-networks", action="store_true", help="only (b)")
     ap.add_argument("--raft-iters", type=int, default=20, help="RAFT refinements, both sides (metric: 20)")
+    ap.add_argument("--workers", type=int, default=None, help="evaluator FaceMesh workers (default: cores)")
+    ap.add_argument("--methods", type=int, default=8, help="methods per table for the amortised rate")
     args = ap.parse_args()
+    import cv2  # noqa: F401 - imported before timing (both sides use it)
+    import mediapipe  # noqa: F401
+    import skimage.metrics  # noqa: F401
     import torch
 
-    from metrics.evaluator import evaluate_method
+    from metrics import facemesh_pool
 
     print(f"torch threads {torch.get_num_threads()}, {args.videos} videos x {args.frames} frames (128x128 crops)")
     tol = {"PSNR": 1e-9, "SSIM": 1e-9, "LipLMD": 1e-9, "DME[dis]": 1e-9, "LPIPS": 1e-5, "FID": 1e-3,
@@ -267,27 +295,30 @@ def main() -> int:
         paths = write_random_weights(tmp / "weights") if not args.skip_networks else {}
         n = args.videos * args.frames
         for tag, metrics in suites:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ref = reference_loop(gt_root, pred_dir, ids, metrics, paths, args.raft_iters)
-            t_ref = time.perf_counter() - t0
+            t_ref, c_ref = time.perf_counter() - t0, time.process_time() - c0
             cache = tmp / f"cache_{tag}"
-            t0 = time.perf_counter()
-            opts = {"raft_iters": args.raft_iters}
-            _, cold = evaluate_method(gt_root, pred_dir, ids, "bench", "d", metrics, device="cpu", cache_dir=cache,
-                                      options=opts)
-            t_cold = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            _, warm = evaluate_method(gt_root, pred_dir, ids, "bench2", "d", metrics, device="cpu",
-                                      cache_dir=cache, options=opts)
-            t_warm = time.perf_counter() - t0
+            opts = {"raft_iters": args.raft_iters, "workers": args.workers}
+
+            t_cold, cpu_cold, cold = time_evaluator(gt_root, pred_dir, ids, "bench", metrics, cache, opts, True)
+            t_new, cpu_new, warm_new = time_evaluator(gt_root, pred_dir, ids, "bench2", metrics, cache, opts, True)
+            t_warm, cpu_warm, warm = time_evaluator(gt_root, pred_dir, ids, "bench3", metrics, cache, opts, False)
             assert not cold["unavailable"], cold["unavailable"]
-            print(f"({tag}) {' '.join(metrics)}")
-            compare(tag, cold, ref, tol)
-            compare(tag, warm, ref, tol)
-            print(f"  reference loop   {n / t_ref:8.2f} frames/s ({t_ref:.1f} s)")
-            print(f"  evaluator cold   {n / t_cold:8.2f} frames/s ({t_cold:.1f} s)  x{t_ref / t_cold:.1f}")
-            print(f"  evaluator cached {n / t_warm:8.2f} frames/s ({t_warm:.1f} s)  x{t_ref / t_warm:.1f}"
-                  "  (GT features cached: every method after the first)")
+            workers = facemesh_pool.default_workers() if args.workers is None else args.workers
+            print(f"({tag}) {' '.join(metrics)}; FaceMesh workers {workers}")
+            for agg in (cold, warm_new, warm):
+                compare(tag, agg, ref, tol)
+            m = args.methods
+            t_table = t_cold + (m - 1) * t_new
+            print(f"  reference loop                   {n / t_ref:8.2f} frames/s ({t_ref:.1f} s)"
+                  f"  CPU {1e3 * c_ref / n:.1f} ms/frame")
+            for label, t, c in (("evaluator cold", t_cold, cpu_cold), ("evaluator cached, new process", t_new, cpu_new),
+                                ("evaluator cached, workers reused", t_warm, cpu_warm)):
+                print(f"  {label:<32} {n / t:8.2f} frames/s ({t:.1f} s)  x{t_ref / t:.1f}"
+                      f"  CPU {1e3 * c / n:.1f} ms/frame (x{c_ref / c:.1f} less)")
+            print(f"  table of {m} methods              {m * n / t_table:8.2f} frames/s  x{m * t_ref / t_table:.1f}"
+                  f"  (1 cold + {m - 1} cached, new process each, vs {m} reference loops)")
     return 0
 
 

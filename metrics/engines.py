@@ -2,11 +2,14 @@
 file raises WeightsError -> the metric is unavailable), then ``video(pred, gt, pred_path) -> {column: value}``
 for each video. ``pred`` is the prediction's (n, 128, 128, 3) crops, ``gt`` the full ground-truth clip (its
 first n frames are compared). Engines with dataset-level results (FID) also have ``aggregate(gt_clips)``.
+Engines with background work (LipLMD: FaceMesh in worker processes) also have ``submit(pred, gt, pred_path)``,
+which starts it and returns the function that collects the row values.
 Ground-truth features (Inception, lip landmarks, flows) are computed once per clip and cached."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,25 +85,38 @@ class FIDEngine:
 
 
 class LipLMDEngine:
+    """FaceMesh on the prediction (and on the ground truth when not cached) in ``options["workers"]`` worker
+    processes (default: all cores; 0 = in this process), reused across runs of the process."""
+
     def __init__(self, device, cache, options):
+        from metrics.facemesh_pool import detector_for
         from metrics.liplmd import PAD
-        from stsa.data.facemesh import FaceMeshDetector
 
         self.cache = cache
-        self.detector = FaceMeshDetector(pad=PAD)
+        self.detector = detector_for(options.get("workers"), PAD)  # workers start building their graphs now
 
-    def video(self, pred: np.ndarray, gt, pred_path: Path) -> dict[str, Any]:
-        from metrics.liplmd import lip_landmarks, liplmd
+    def submit(self, pred: np.ndarray, gt, pred_path: Path) -> Callable[[], dict[str, Any]]:
+        from metrics.liplmd import liplmd, lips_from_points
+
+        gt_job = None if self.cache.has("liplmd", gt) else self.detector.submit(gt.crops)
+        pred_job = self.detector.submit(pred)
 
         def gt_lips() -> dict[str, np.ndarray]:
-            pts, found = lip_landmarks(self.detector, gt.crops)
-            return {"lips": pts, "found": found}
+            assert gt_job is not None
+            pts, found = gt_job.result()
+            return {"lips": lips_from_points(pts, gt.crops.shape), "found": found}
 
-        g = self.cache.get("liplmd", gt, gt_lips)
-        p, pf = lip_landmarks(self.detector, pred)
-        n = len(pred)
-        value, failed = liplmd(p, g["lips"][:n], pf, g["found"][:n])
-        return {"LipLMD": value, "liplmd_failed_frames": failed}
+        def finish() -> dict[str, Any]:
+            g = self.cache.get("liplmd", gt, gt_lips)
+            pts, pf = pred_job.result()
+            n = len(pred)
+            value, failed = liplmd(lips_from_points(pts, pred.shape), g["lips"][:n], pf, g["found"][:n])
+            return {"LipLMD": value, "liplmd_failed_frames": failed}
+
+        return finish
+
+    def video(self, pred: np.ndarray, gt, pred_path: Path) -> dict[str, Any]:
+        return self.submit(pred, gt, pred_path)()
 
 
 class LSEEngine:

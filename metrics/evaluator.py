@@ -12,6 +12,8 @@ import argparse
 import hashlib
 import json
 import math
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "lse": ("LSE-D", "LSE-C"), "dme": ("DME",), "dme_dis": ("DME[dis]",),
 }
 ALL_METRICS = tuple(METRIC_COLUMNS)
+IN_FLIGHT = 2  # videos whose background work (FaceMesh) may still be running while the next one is started
 
 
 @dataclass
@@ -84,6 +87,13 @@ class FeatureCache:
         if self.root is None:
             return None
         return self.root / kind / f"{clip.clip_id.replace('/', '__')}-{clip.key}.npz"
+
+    def has(self, kind: str, clip: GTClip) -> bool:
+        """Whether (kind, clip) is cached (in memory or on disk)."""
+        if (kind, clip.clip_id, clip.key) in self._mem:
+            return True
+        path = self._path(kind, clip)
+        return path is not None and path.is_file()
 
     def get(self, kind: str, clip: GTClip, compute, keep: bool = False) -> dict[str, np.ndarray]:
         """Cached arrays for (kind, clip), computing ``compute() -> dict`` once (kept in memory when ``keep``)."""
@@ -160,19 +170,46 @@ class Evaluation:
                 reason = str(exc) if isinstance(exc, StsaBenchError) else f"{type(exc).__name__}: {exc}"
                 self.unavailable[name] = reason
 
-    def video(self, pred: np.ndarray, gt: GTClip, pred_path: Path) -> dict[str, Any]:
-        row: dict[str, Any] = {}
+    def _guarded(self, name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``compute()``, or NaN columns plus a note when the metric is unavailable or fails on this video."""
+        if name in self.unavailable:
+            return {**dict.fromkeys(METRIC_COLUMNS[name], math.nan),
+                    "notes_list": [f"{name} unavailable: {self.unavailable[name]}"]}
+        try:
+            return compute()
+        except Exception as exc:  # noqa: BLE001 - one metric failing on one video is recorded, not fatal
+            return {**dict.fromkeys(METRIC_COLUMNS[name], math.nan),
+                    "notes_list": [f"{name}: {type(exc).__name__}: {exc}"]}
+
+    def start(self, pred: np.ndarray, gt: GTClip, pred_path: Path) -> Callable[[], dict[str, Any]]:
+        """Start background work (FaceMesh) for one video, compute every other metric now; the returned function
+        waits for the rest and gives the row values (columns in metric order, ``notes_list``)."""
+        pending: dict[str, Callable[[], dict[str, Any]]] = {}
         for name in self.metrics:
-            if name in self.unavailable:
-                row.update(dict.fromkeys(METRIC_COLUMNS[name], math.nan))
-                row.setdefault("notes_list", []).append(f"{name} unavailable: {self.unavailable[name]}")
-                continue
-            try:
-                row.update(self.engines[name].video(pred, gt, pred_path))
-            except Exception as exc:  # noqa: BLE001 - one metric failing on one video is recorded, not fatal
-                row.update(dict.fromkeys(METRIC_COLUMNS[name], math.nan))
-                row.setdefault("notes_list", []).append(f"{name}: {type(exc).__name__}: {exc}")
-        return row
+            engine = self.engines.get(name)
+            if hasattr(engine, "submit"):
+                started = self._guarded(name, lambda e=engine: {"finish": e.submit(pred, gt, pred_path)})
+                finish = started.pop("finish", None)
+                pending[name] = (lambda f=finish, n=name: self._guarded(n, f)) if finish else (lambda v=started: v)
+        done = {name: self._guarded(name, lambda n=name: self.engines[n].video(pred, gt, pred_path))
+                for name in self.metrics if name not in pending}
+
+        def collect() -> dict[str, Any]:
+            row: dict[str, Any] = {}
+            notes: list[str] = []
+            for name in self.metrics:
+                values = dict(pending[name]() if name in pending else done[name])
+                notes += values.pop("notes_list", [])
+                row.update(values)
+            if notes:
+                row["notes_list"] = notes
+            return row
+
+        return collect
+
+    def video(self, pred: np.ndarray, gt: GTClip, pred_path: Path) -> dict[str, Any]:
+        """Every metric on one video -> row values (and ``notes_list``)."""
+        return self.start(pred, gt, pred_path)()
 
     def aggregate(self, gt_clips: list[GTClip]) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -194,7 +231,9 @@ def evaluate_method(gt_root: Path, pred_dir: Path, clip_ids: list[str], method: 
     Rows: method, dataset, clip, status ("ok"/"failed"), n_frames, one column per metric, failures/notes.
     Aggregate: method, dataset, n_videos, n_ok, mean over ok videos of each per-video column (inf values kept:
     a mean with an identical video is inf), FID over all frames, ``unavailable: {metric: reason}``.
-    ``options``: ``lse_pipeline`` ("crops" default | "full"), ``raft_iters`` (DME, default 20 as Dyco).
+    ``options``: ``lse_pipeline`` ("crops" default | "full"), ``raft_iters`` (DME, default 20 as Dyco),
+    ``workers`` (FaceMesh processes for LipLMD; default all cores available, 0 = in this process; the values do
+    not depend on it).
     """
     import pandas as pd
     from tqdm import tqdm
@@ -206,24 +245,36 @@ def evaluate_method(gt_root: Path, pred_dir: Path, clip_ids: list[str], method: 
     ev = Evaluation(metrics, dev, cache, options)
     columns = [c for m in ev.metrics for c in METRIC_COLUMNS[m] if m != "fid"]
     rows, gt_ok = [], []
+    in_flight: deque[tuple[dict[str, Any], Callable[[], dict[str, Any]], list[str]]] = deque()
+
+    def collect() -> None:
+        row, finish, notes = in_flight.popleft()
+        values = finish()
+        row.update(values)
+        row["notes"] = "; ".join(notes + values.pop("notes_list", []))
+        row.pop("notes_list", None)
+
     for clip_id in tqdm(clip_ids, desc=f"evaluate {method}/{dataset}", unit="video"):
         row: dict[str, Any] = {"method": method, "dataset": dataset, "clip": clip_id, "status": "ok",
                                "n_frames": 0, **dict.fromkeys(columns, math.nan), "notes": ""}
+        rows.append(row)
         try:
             gt = GTClip.load(gt_root, clip_id)
             pred, notes = _load_prediction(pred_dir, gt)
-            values = ev.video(pred, gt, Path(pred_dir) / f"{clip_id}.mp4")
-            notes += values.pop("notes_list", [])
-            row.update(values)
+            finish = ev.start(pred, gt, Path(pred_dir) / f"{clip_id}.mp4")
             row["n_frames"] = len(pred)
-            row["notes"] = "; ".join(notes)
             gt_ok.append(gt)
         except Exception as exc:  # noqa: BLE001 - a bad prediction is a row, never a crash
             from stsa.errors import StsaBenchError
 
             row["status"] = "failed"
             row["notes"] = str(exc) if isinstance(exc, StsaBenchError) else f"{type(exc).__name__}: {exc}"
-        rows.append(row)
+            continue
+        in_flight.append((row, finish, notes))
+        while len(in_flight) > IN_FLIGHT:  # workers keep the next videos queued while this one is collected
+            collect()
+    while in_flight:
+        collect()
     df = pd.DataFrame(rows)
     ok = df[df["status"] == "ok"]
     agg: dict[str, Any] = {"method": method, "dataset": dataset, "n_videos": len(df), "n_ok": len(ok)}
@@ -300,7 +351,7 @@ def _run(args: argparse.Namespace) -> int:
                            "check the folder holds readable videos with faces")
     df, agg = evaluate_method(gt_root, pred, clip_ids, args.method or pred.name, args.dataset or gt.name,
                               args.metrics, device=args.device, cache_dir=cache_dir / "features",
-                              options={"lse_pipeline": args.lse_pipeline})
+                              options={"lse_pipeline": args.lse_pipeline, "workers": args.workers})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
@@ -326,4 +377,6 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", default=None, help="feature cache (default ~/.cache/stsa-bench/evaluate)")
     p.add_argument("--lse-pipeline", default="crops", choices=("crops", "full"),
                    help="LSE on the face crops (Wav2Lip convention) or syncnet-python's full S3FD pipeline")
+    p.add_argument("--workers", type=int, default=None,
+                   help="FaceMesh worker processes for liplmd (default: cores available; 0 = in-process)")
     p.set_defaults(func=_run)

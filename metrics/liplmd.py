@@ -19,8 +19,13 @@ def lip_landmarks(detector, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(T, S, S, 3) uint8 RGB crops -> (T, 40, 2) float32 lip points in [0, 1] of the crop (NaN if missed),
     found (T,) bool."""
     points, found = detector.detect_many(crops)  # (T, 478, 2) pixels
-    size = np.array([crops.shape[2], crops.shape[1]], np.float32)
-    return points[:, LIP_MESH_IDS] / size, found
+    return lips_from_points(points, crops.shape), found
+
+
+def lips_from_points(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(T, 478, 2) FaceMesh pixels of (T, H, W, 3) crops -> (T, 40, 2) float32 lip points in [0, 1]."""
+    size = np.array([shape[2], shape[1]], np.float32)
+    return points[:, LIP_MESH_IDS] / size
 
 
 def liplmd(pred_lips: np.ndarray, gt_lips: np.ndarray, pred_found: np.ndarray,

@@ -1,7 +1,8 @@
 """SSIM as skimage ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
 data_range=1, channel_axis=-1)``: Gaussian window 11 (truncate 3.5 sigma -> radius 5), K1 0.01, K2 0.03, the
 SSIM map averaged over the interior (a 5-pixel border cropped, as skimage's ``crop(S, pad)``), then channels.
-Batched in torch (float64) with a separable Gaussian in 'valid' mode.
+On CPU per frame in float64 with OpenCV's separable filter (scipy's kernel, mirrored border = scipy's 'reflect';
+~4x faster than skimage, equal to ~1e-14); on other devices batched in torch (float64) in 'valid' mode.
 """
 
 from __future__ import annotations
@@ -50,11 +51,42 @@ def ssim_tensor(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> to
     return s.flatten(2).mean(2).mean(1)
 
 
+def scipy_kernel(sigma: float = SIGMA, truncate: float = TRUNCATE) -> np.ndarray:
+    """The 1-D kernel of scipy.ndimage.gaussian_filter (same expression, so the same float64 weights)."""
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1)
+    phi = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    return phi / phi.sum()
+
+
+def ssim_frames_cpu(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-frame SSIM of (T, H, W, C) uint8 frames on CPU: skimage's arithmetic per frame, blurred by OpenCV."""
+    import cv2
+
+    k = scipy_kernel()
+    r = (len(k) - 1) // 2
+    c1, c2 = K1 ** 2, K2 ** 2
+
+    def blur(v: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(v, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT)[r:-r, r:-r]
+
+    out = np.empty(len(pred), np.float64)
+    for i, (a, b) in enumerate(zip(pred, gt, strict=True)):
+        x, y = a / 255.0, b / 255.0
+        ux, uy, uxx, uyy, uxy = blur(x), blur(y), blur(x * x), blur(y * y), blur(x * y)
+        vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        out[i] = s.mean(axis=(0, 1)).mean()  # interior map, then channels
+    return out
+
+
 def ssim_frames(pred: np.ndarray, gt: np.ndarray, device: torch.device | str = "cpu",
                 batch: int = 64) -> np.ndarray:
     """Per-frame SSIM of (T, H, W, 3) uint8 frames (RGB in [0, 1])."""
     if pred.shape != gt.shape:
         raise ValueError(f"shape mismatch {pred.shape} vs {gt.shape}")
+    if torch.device(device).type == "cpu":
+        return ssim_frames_cpu(np.asarray(pred), np.asarray(gt))
     out = []
     with torch.no_grad():
         for i in range(0, len(pred), batch):
