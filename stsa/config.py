@@ -10,6 +10,16 @@ released checkpoints compute what the release computes; the paper's behaviour is
 | `RendererConfig.ref_heatmap_mode` | every reference heatmap = the last one's | `"paper"`: each frame its own |
 
 The release also runs its VGG19 perceptual loss inside `forward`; this code never does (see `stsa.modules.perceptual`).
+
+Demo-preset deviations from the release (off in paper(), on in demo(); see BENCHMARKS.md "STSA inference and
+training"), both using only inputs the release already gives the renderer:
+
+- `RendererConfig.blend_upper_half`: output = the input face's upper half (rows 0-63) over the generated lower half,
+  linear seam over the `blend_feather` rows above row 64 (like Reference-copy / MuseTalk's blending); the release
+  regenerates the whole crop.
+- `RendererConfig.residual_on_warp`: output = the temporal path's warped reference + 2 * (generator output - 0.5),
+  the generator's last conv zero-initialised (so training starts from the warped reference); the release's output
+  is the generator's alone.
 """
 
 from __future__ import annotations
@@ -76,6 +86,10 @@ class RendererConfig:
     use_cil: bool = True
     use_spatial: bool = True
     use_temporal: bool = True
+    # demo-preset deviations (not in the release, see the module docstring)
+    blend_upper_half: bool = False  # output = input upper half over the generated lower half
+    blend_feather: int = 4          # rows above the centre line over which the two blend linearly
+    residual_on_warp: bool = False  # output = warped reference + residual (ignored without the temporal path)
 
     def __post_init__(self) -> None:
         c128, c64, c32 = self.feat_channels
@@ -88,6 +102,8 @@ class RendererConfig:
             raise ValueError(f"fusion_kernel must be 1 or 3, got {self.fusion_kernel}")
         if self.ref_heatmap_mode not in ("release", "paper"):
             raise ValueError(f"ref_heatmap_mode must be 'release' or 'paper', got {self.ref_heatmap_mode!r}")
+        if not 0 <= self.blend_feather <= 64:
+            raise ValueError(f"blend_feather must be in [0, 64], got {self.blend_feather}")
         if not (self.use_spatial or self.use_temporal):
             raise ValueError("at least one of use_spatial / use_temporal must be True")
         if self.use_cil and not (self.use_spatial and self.use_temporal):
@@ -158,14 +174,17 @@ class STSAConfig:
 
     @classmethod
     def demo(cls, audio: AudioFrontEnd = "mel") -> STSAConfig:
-        """CPU-sized: d_model 64, 2 layers, channels / 4, mel front end, paper behaviour for the options,
-        no VGG / unused release modules (the training code builds its own loss network)."""
+        """CPU-sized: d_model 64, 2 layers, renderer channels / 8 (3.3 GFLOP per frame forward vs 11.5 at / 4),
+        mel front end, paper behaviour for the options, no VGG / unused release modules (the training code builds
+        its own loss network), and the two demo deviations `blend_upper_half` and `residual_on_warp` (module
+        docstring): without them the renderer does not learn a usable face within the demo's CPU minutes."""
         guidance = GuidanceConfig(d_model=64, nlayers=2, nhead=4, dim_feedforward=128, dropout=0.1,
                                   enc_channels=(8, 16, 32, 48), audio_channels=(32, 64),
                                   message_passing="paper")
-        renderer = RendererConfig(feat_channels=(8, 32, 64), ref_mid_channels=16, heatmap_channels=8,
-                                  align_channels=32, audio_channels=32, spade_hidden=32, adain_hidden=32,
-                                  translation_channels=(8, 32, 128), source_channels=(8, 16, 32),
-                                  keep_source_encoder=False, cil_dim=32, mine_hidden=32, fusion_kernel=1,
-                                  ref_heatmap_mode="paper", keep_perceptual=False)
+        renderer = RendererConfig(feat_channels=(4, 16, 32), ref_mid_channels=8, heatmap_channels=8,
+                                  align_channels=16, audio_channels=32, spade_hidden=16, adain_hidden=16,
+                                  translation_channels=(4, 16, 64), source_channels=(8, 16, 32),
+                                  keep_source_encoder=False, cil_dim=16, mine_hidden=16, fusion_kernel=1,
+                                  ref_heatmap_mode="paper", keep_perceptual=False, blend_upper_half=True,
+                                  residual_on_warp=True)
         return cls(guidance=guidance, renderer=renderer, T=5, n_ref=5, audio=audio)

@@ -78,6 +78,15 @@ class GuidancePredictor(nn.Module):
         return lip_hm + jaw_hm, landmarks
 
 
+def blend_upper_half(upper: torch.Tensor, generated: torch.Tensor, feather: int) -> torch.Tensor:
+    """(B,3,H,W) input face (only rows < H/2 used) over the generated (B,3,H,W): rows >= H/2 generated, rows
+    < H/2 - feather input, a linear ramp between (the demo preset's `RendererConfig.blend_upper_half`)."""
+    h = generated.size(-2)
+    y = torch.arange(h, device=generated.device, dtype=generated.dtype)
+    w = ((y + 1 - (h // 2 - feather)) / (feather + 1)).clamp(0, 1).view(h, 1)   # weight of the generated rows
+    return upper * (1 - w) + generated * w
+
+
 @dataclass
 class RendererOutput:
     """What `FaceRenderer.forward` returns."""
@@ -128,6 +137,8 @@ class FaceRenderer(nn.Module):
         self.apply(weight_init)
         if r.use_cil:
             self.mine = MINE(2 * r.cil_dim, r.mine_hidden)
+        if r.residual_on_warp and r.use_temporal:   # demo deviation: start as the warped reference
+            nn.init.zeros_(self.translation.conv_last.weight)
 
     def forward(self, masked_face: torch.Tensor, target_heatmap: torch.Tensor, ref_faces: torch.Tensor,
                 ref_heatmaps: torch.Tensor, audio: torch.Tensor, *, perm: torch.Tensor | None = None
@@ -166,6 +177,10 @@ class FaceRenderer(nn.Module):
                  for i, fuse in enumerate((self.fuse_128, self.fuse_64, self.fuse_32))]
         out.fused_features = fused
         out.image = self.translation(torch.cat([face, tar_hm], dim=1), fused, code)   # (B,3,128,128)
+        if r.residual_on_warp and out.warped_reference is not None:   # demo deviation: residual on the warp
+            out.image = (out.warped_reference + 2 * out.image - 1).clamp(0, 1)
+        if r.blend_upper_half:   # demo-preset deviation: keep the input's upper half
+            out.image = blend_upper_half(face, out.image, r.blend_feather)
         return out
 
 

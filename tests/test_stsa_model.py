@@ -188,8 +188,9 @@ def test_renderer_forward(demo):
     assert out.image.shape == (B, 3, 128, 128)
     assert float(out.image.min()) >= 0 and float(out.image.max()) <= 1
     assert out.mi_lower_bound.shape == () and len(out.mi_per_scale) == 3
-    assert [tuple(e.shape) for e in out.spatial_embeddings] == [(B, 32)] * 3
-    assert [tuple(f.shape) for f in out.fused_features] == [(B, 8, 128, 128), (B, 32, 64, 64), (B, 64, 32, 32)]
+    assert [tuple(e.shape) for e in out.spatial_embeddings] == [(B, cfg.renderer.cil_dim)] * 3
+    c128, c64, c32 = cfg.renderer.feat_channels
+    assert [tuple(f.shape) for f in out.fused_features] == [(B, c128, 128, 128), (B, c64, 64, 64), (B, c32, 32, 32)]
     assert out.warped_reference.shape == (B, 3, 128, 128)
     (out.image.mean() - out.mi_lower_bound).backward()
     assert r.mine.fc1.weight.grad is not None and r.translation.conv_last.weight.grad.abs().sum() > 0
@@ -225,6 +226,39 @@ def test_lower_half_of_the_input_face_is_ignored(demo):
         y[0][:, :, :, :64] += 0.5
         c = demo.renderer(*y).image
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_blend_upper_half_keeps_the_input_rows_above_the_seam():
+    cfg = STSAConfig.demo()
+    assert not STSAConfig.paper().renderer.blend_upper_half
+    on = replace(cfg, renderer=replace(cfg.renderer, blend_upper_half=True, blend_feather=4))
+    off = replace(cfg, renderer=replace(cfg.renderer, blend_upper_half=False))
+    torch.manual_seed(0)
+    r_on = FaceRenderer(on).eval()
+    r_off = FaceRenderer(off).eval()
+    r_off.load_state_dict(r_on.state_dict())
+    x = _stage2(cfg, b=1)
+    with torch.no_grad():
+        a, b = r_on(*x).image, r_off(*x).image
+    face = x[0][:, 0]
+    assert torch.equal(a[:, :, :59], face[:, :, :59])       # input rows above the 4-row seam
+    assert torch.equal(a[:, :, 64:], b[:, :, 64:])          # generated lower half
+    w = torch.tensor([0.2, 0.4, 0.6, 0.8]).view(4, 1)
+    torch.testing.assert_close(a[:, :, 60:64], face[:, :, 60:64] * (1 - w) + b[:, :, 60:64] * w)
+
+
+def test_residual_on_warp_starts_as_the_warped_reference():
+    cfg = STSAConfig.demo()
+    assert cfg.renderer.residual_on_warp and not STSAConfig.paper().renderer.residual_on_warp
+    cfg = replace(cfg, renderer=replace(cfg.renderer, blend_upper_half=False))
+    torch.manual_seed(0)
+    r = FaceRenderer(cfg).eval()
+    with torch.no_grad():
+        out = r(*_stage2(cfg, b=1))
+    torch.testing.assert_close(out.image, out.warped_reference.clamp(0, 1))
+    no_temporal = cfg.ablate(use_temporal=False)   # ignored without the temporal path (Table III ablation)
+    with torch.no_grad():
+        assert FaceRenderer(no_temporal).eval()(*_stage2(no_temporal, b=1)).image.shape == (1, 3, 128, 128)
 
 
 @pytest.mark.parametrize(("mode", "changes"), [("release", False), ("paper", True)])

@@ -22,14 +22,22 @@ from stsa.train.data import TrainingData, mask_lower_half
 STAGES = ("guidance", "synthesis", "finetune")
 ABLATIONS = ("none", "no_cil", "no_sync", "no_spatial", "no_temporal", "no_finetune")
 GUIDANCE_WEIGHTS = {"heatmap": 1.0, "keypoint": 1.0, "velocity": 1.0}
-# (steps, windows per batch) per preset and stage. demo: sized to ~10 min in total on this 2-core machine from the
-# measured s/step (benchmarks/inference.py --train: 1.0 / 7.1 / 12.6 s, one thread, load ~6); see BENCHMARKS.md.
+# (steps, windows per batch) per preset and stage. demo: with the expert ~10 CPU-minutes on one thread (measured CPU
+# s/step: guidance ~1, synthesis ~7, finetune ~12 at 2 windows); see BENCHMARKS.md.
 SCHEDULE = {
-    "demo": {"guidance": (120, 8), "synthesis": (45, 1), "finetune": (12, 1)},
+    "demo": {"guidance": (120, 8), "synthesis": (40, 2), "finetune": (10, 2)},
     "paper": {"guidance": (200_000, 16), "synthesis": (300_000, 4), "finetune": (50_000, 4)},
 }
 LEARNING_RATES = {"guidance": 1e-3, "synthesis": 5e-4, "finetune": 1e-4, "discriminator": 5e-4,
                   "paper_scale": 0.1}
+# demo preset: stage-2 rates x4 (the residual demo renderer, few steps); the paper preset keeps paper_scale
+DEMO_LR_SCALE = {"synthesis": 4.0, "finetune": 4.0, "discriminator": 4.0}
+
+
+def learning_rate(preset: str, name: str) -> float:
+    """Adam learning rate of a stage (or ``discriminator``) for a preset."""
+    scale = LEARNING_RATES["paper_scale"] if preset == "paper" else DEMO_LR_SCALE.get(name, 1.0)
+    return LEARNING_RATES[name] * scale
 
 
 @dataclass
@@ -153,14 +161,13 @@ class Trainer:
             self._init_stage2_losses()
         if opts.stage == "guidance" or opts.stage == "finetune":
             self.losses_used.update(GUIDANCE_WEIGHTS)
-        scale = LEARNING_RATES["paper_scale"] if preset == "paper" else 1.0
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        lr_g = LEARNING_RATES[opts.stage] * scale
+        lr_g = learning_rate(preset, opts.stage)
         gen = [p for n in ("guidance", "renderer") if n in self.models for p in _params(self.models[n])]
         self.optimizers["generator"] = torch.optim.Adam(gen, lr=lr_g, betas=(0.5, 0.999))
         if "discriminator" in self.models:
             self.optimizers["discriminator"] = torch.optim.Adam(
-                _params(self.models["discriminator"]), lr=LEARNING_RATES["discriminator"] * scale,
+                _params(self.models["discriminator"]), lr=learning_rate(preset, "discriminator"),
                 betas=(0.5, 0.999))
         for path in opts.init:
             self.load_init(path)
