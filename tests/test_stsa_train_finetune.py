@@ -76,6 +76,74 @@ def test_finetune_without_init_is_a_clear_error(stages, tmp_path):
                            config=str(_tiny_yaml(tmp_path))))
 
 
+def test_finetune_is_identical_across_processes_and_directories(stages, tmp_path):
+    """Two-thread MKL GEMMs differ in their low bits from one process to the next unless MKL_CBWR pins the code
+    path (the sync-loss backward through the expert hit it; before the fix about 2 of 3 run pairs differed), so
+    ``stsa`` sets it: CLI runs in two directories and again in the first give identical weights."""
+    import os
+    import subprocess
+    import sys
+
+    from stsa.modules.sync_expert import SyncExpert, SyncExpertConfig
+
+    root, _, ckpts = stages
+    torch.manual_seed(0)
+    expert = tmp_path / "expert.pt"
+    torch.save({"state_dict": SyncExpert(SyncExpertConfig(width=0.125)).state_dict()}, expert)
+    config = _tiny_yaml(tmp_path)
+    # passive OpenMP waiting: same numerics, ~4x faster with two threads on a busy machine
+    env = {**{k: v for k, v in os.environ.items() if k != "MKL_CBWR"}, "OMP_WAIT_POLICY": "PASSIVE"}
+    states = []
+    for run in ("a", "bb/longer", "a"):
+        wdir = tmp_path / run
+        wdir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "stsa.cli", "train", "--stage", "finetune", "--config", str(config),
+               "--data", str(root), "--split", "all", "--out", "ft.pt", "--guidance", str(ckpts["guidance"]),
+               "--synthesis", str(ckpts["synthesis"]), "--expert", str(expert), "--steps", "1", "--batch", "1",
+               "--threads", "2", "--device", "cpu"]
+        proc = subprocess.run(cmd, cwd=wdir, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        ckpt = load_checkpoint(wdir / "ft.pt")
+        assert "sync" in ckpt["losses"] and ckpt["step"] == 1
+        states.append(ckpt["models"])
+    for other in states[1:]:
+        for name, state in states[0].items():
+            differing = [k for k, v in state.items() if not torch.equal(v, other[name][k])]
+            assert not differing, f"{name}: {len(differing)} tensors differ, e.g. {differing[:3]}"
+
+
+SYNC_GRAD_REPEATS = """
+import torch
+import stsa  # sets MKL_CBWR before torch's first GEMM
+from stsa.modules.sync_expert import SyncExpert, SyncExpertConfig, sync_bce
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+expert = SyncExpert(SyncExpertConfig(width=0.125)).eval().requires_grad_(False)
+mel, faces = torch.randn(1, 1, 80, 16), torch.rand(1, 15, 48, 96)
+grads, keep = [], []
+for _ in range(24):
+    keep.append(torch.empty(int(torch.randint(1, 50_000, ()))))  # later buffers at other addresses
+    x = faces.clone().requires_grad_(True)
+    grads.append(torch.autograd.grad(sync_bce(*expert(mel, x), torch.ones(1)), x)[0])
+print(sum(not torch.equal(grads[0], g) for g in grads[1:]))
+"""
+
+
+def test_sync_loss_gradient_does_not_depend_on_buffer_addresses():
+    """The root cause of the finetune difference, in one fresh process: without MKL_CBWR the same sync-loss
+    gradient through the expert changed with where its buffers were allocated (1-23 of 23 repeats differed)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**{k: v for k, v in os.environ.items() if k != "MKL_CBWR"}, "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.run([sys.executable, "-c", SYNC_GRAD_REPEATS], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "0", f"{proc.stdout.strip()} of 23 repeats gave another gradient"
+
+
 def _tiny_yaml(tmp_path):
     """tiny_config() as a YAML config file (exercises --config FILE.yaml)."""
     import yaml
