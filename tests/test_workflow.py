@@ -131,7 +131,7 @@ def test_same_seed_gives_identical_tables(smoke_run: Path, tmp_path: Path):
     ours, again = smoke_run / "results", tmp_path / "results"
     assert (again / "table1.csv").read_bytes() == (ours / "table1.csv").read_bytes()
     assert (again / "table1.json").read_bytes() == (ours / "table1.json").read_bytes()
-    # the provenance names the (different) work directories; everything else in it is identical
-    paths = {"checkpoints", "dataset_root"}
+    # the provenance names the (different) work directories, and the config hash covers them; the rest is identical
+    paths = {"checkpoints", "dataset_root", "config_hash"}
     prov = [json.loads((d / "table1_provenance.json").read_text()) for d in (ours, again)]
     assert {k: v for k, v in prov[0].items() if k not in paths} == {k: v for k, v in prov[1].items() if k not in paths}
