@@ -5,8 +5,9 @@ held-out part of the training split (never the test split):
 
 Each clip is dubbed with its own audio (`Dubber.dub_faces`, template = the whole clip, first ``--frames`` outputs);
 PSNR (mean per frame, frames identical to the ground truth capped at 48 dB), lower-half PSNR and LipLMD (FaceMesh on
-the 128 crops) against the ground-truth crops, for STSA and Reference-copy. No video codec or paste, so the numbers
-are a proxy of `stsa-bench evaluate`'s.
+the 128 crops) against the ground-truth crops, for STSA, Reference-copy and ``STSA, GT heatmaps`` (the renderer fed
+each frame's ground-truth face heatmap instead of stage 1's prediction: an upper bound of what a better stage 1 buys).
+No video codec or paste, so the numbers are a proxy of `stsa-bench evaluate`'s.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def main() -> None:
     from stsa.dub import Dubber
     from stsa.model import FaceRenderer, GuidancePredictor
     from stsa.train.checkpoint import config_from_dict, load_checkpoint
-    from stsa.train.data import audio_windows, find_clips
+    from stsa.train.data import audio_windows, find_clips, heatmaps, select_references
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", type=Path, required=True, help="finetune checkpoint (or synthesis + --guidance)")
@@ -57,14 +58,31 @@ def main() -> None:
     def psnr(pred: np.ndarray, gt: np.ndarray) -> float:
         return float(np.minimum(psnr_frames(np.ascontiguousarray(pred), np.ascontiguousarray(gt)), 48.0).mean())
 
+    def render_gt_heatmaps(crops: np.ndarray, lm: np.ndarray, audio: np.ndarray, n: int, chunk: int = 8) -> np.ndarray:
+        """Stage 2 on frames 0..n-1 with their ground-truth face heatmaps -> (n,128,128,3) uint8."""
+        refs = select_references(lm, cfg.n_ref)
+        face_hm = torch.from_numpy(heatmaps(lm[:n], "face")).float()[:, None].expand(-1, 3, -1, -1)  # (n,3,128,128)
+        ref_hm = torch.from_numpy(heatmaps(lm[refs], "face")).float()[None, :, None].expand(-1, -1, 3, -1, -1)
+        faces = torch.from_numpy(crops[:n]).permute(0, 3, 1, 2).float() / 255.0                    # (n,3,128,128)
+        ref_faces = torch.from_numpy(crops[refs]).permute(0, 3, 1, 2).float()[None] / 255.0        # (1,N,3,..)
+        out = []
+        with torch.inference_mode():
+            for s in range(0, n, chunk):
+                b = min(chunk, n - s)
+                img = renderer(faces[s:s + b, None], face_hm[s:s + b, None], ref_faces.expand(b, -1, -1, -1, -1),
+                               ref_hm.expand(b, -1, -1, -1, -1), torch.from_numpy(audio[s:s + b, None])).image
+                out.append((img.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+        return np.concatenate(out)
+
     scores: dict[str, dict[str, list[float]]] = {m: {"psnr": [], "psnr_lower": [], "liplmd": []}
-                                                 for m in ("STSA", "Reference-copy")}
+                                                 for m in ("STSA", "STSA, GT heatmaps", "Reference-copy")}
     for cid in find_clips(args.data, args.split):
         clip = ClipData.load(args.data / cid)
         n = min(args.frames, clip.n_frames)
         crops, lm = np.asarray(clip.crops), np.asarray(clip.landmarks, np.float32)
         audio = audio_windows(clip.mel, clip.wav2vec, clip.n_frames, cfg.audio)[:n]
         preds = {"STSA": dubber.dub_faces(crops, lm, audio),
+                 "STSA, GT heatmaps": render_gt_heatmaps(crops, lm, audio, n),
                  "Reference-copy": reference_copy_crops(crops, reference_index(lm))[:n]}
         gt = crops[:n]
         gt_lips, gt_found = lip_landmarks(detector, gt)
