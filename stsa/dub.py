@@ -4,8 +4,9 @@ Same frame order as the release: output frame i uses the 5-frame window of audio
 the audio) over the template frames ``seq[max(0, j)]``, where ``seq`` loops the template forward then backward; the
 guidance stage's centre prediction (clamped to 1) is rendered on template frame ``seq[i]`` (rows 64-127 zeroed),
 with 5 references sorted by mouth openness at ``linspace(0, n-1, 5)``. Unlike the release, every window of a chunk
-runs in one guidance batch, heatmaps are rendered once per template frame, the renderer is batched and no loss
-network runs.
+runs in one guidance batch, heatmaps are rendered and pose-encoded once per template frame, everything computed from
+the references alone (both stages' reference encoders, the renderer's reference features) once per video, the
+renderer is batched and no loss network (VGG19, CIL bound) runs.
 """
 
 from __future__ import annotations
@@ -164,25 +165,32 @@ class Dubber:
         ref_hm = torch.from_numpy(heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]  # (1,N,1,..)
         faces = torch.from_numpy(crops).to(dev).permute(0, 3, 1, 2)  # (n,3,128,128) uint8
         ref_faces = faces[refs].to(dt)[None] / 255.0  # (1,N,3,128,128)
+        used = np.unique(seq[np.maximum(win, 0)])  # template frames some window shows
         audio_t = torch.from_numpy(np.concatenate([audio, np.zeros((1, *audio.shape[1:]), audio.dtype)]))
         audio_t = audio_t.to(dev, dt)  # last row = zero window for out-of-range j
         out = np.empty((n_out, *crops.shape[1:]), np.uint8)
         half = faces.shape[-2] // 2
         with torch.inference_mode():
+            # once per video: reference encodings of both stages, pose tokens of every template frame used
+            ref_codes = self.guidance.encode_references(ref_hm)  # (1,N,D)
+            pose_codes = torch.zeros(len(crops), ref_codes.size(-1), device=dev, dtype=dt)  # (n,D)
+            for s in range(0, len(used), self.chunk * t):
+                u = used[s:s + self.chunk * t]
+                pose_codes[u] = self.guidance.encode_poses(pose_hm[u])
+            references = self.renderer.encode_references(ref_faces, ref_hm.expand(-1, -1, 3, -1, -1))
             for s in tqdm(range(0, n_out, self.chunk), disable=not progress, desc="dub"):
                 i = np.arange(s, min(s + self.chunk, n_out))
                 j = win[i]  # (b,T)
                 a_idx = np.where((j < 0) | (j >= n_out), n_out, j)
                 f_idx = seq[np.maximum(j, 0)]  # template frame per window slot
                 b = len(i)
-                heat, _ = self.guidance(audio_t[a_idx], pose_hm[f_idx], ref_hm.expand(b, -1, -1, -1, -1))
+                heat, _ = self.guidance(audio_t[a_idx], pose_hm[f_idx], None, ref_codes=ref_codes,
+                                        pose_codes=pose_codes[f_idx])
                 centre = heat.reshape(b, t, *heat.shape[1:])[:, HALF_WINDOW].clamp(max=1.0)  # (b,1,128,128)
                 masked = faces[seq[i]].to(dt) / 255.0
                 masked[:, :, half:] = 0
-                r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None],
-                                  ref_faces.expand(b, -1, -1, -1, -1),
-                                  ref_hm.expand(b, -1, 3, -1, -1),
-                                  audio_t[i][:, None])
+                r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None], None, None,
+                                  audio_t[i][:, None], references=references, with_cil=False)
                 img = r.image if hasattr(r, "image") else r
                 out[i] = (img.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         return out

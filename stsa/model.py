@@ -25,7 +25,7 @@ from stsa.modules.heatmap_decoder import HeatmapDecoder
 from stsa.modules.keypoint_extractor import content_landmarks, heatmap_encoder
 from stsa.modules.perceptual import PerceptualLoss
 from stsa.modules.spatial_path import HeatmapEncoder, RefImageEncoder, SpatialNetwork
-from stsa.modules.temporal_path import TemporalNetwork
+from stsa.modules.temporal_path import TemporalNetwork, TemporalReferences, expand_batch
 
 
 def _check(name: str, x: torch.Tensor, shape: tuple[int | None, ...]) -> None:
@@ -55,20 +55,39 @@ class GuidancePredictor(nn.Module):
         self.apply(weight_init)
         self.Norm = nn.LayerNorm(d)
 
-    def forward(self, audio: torch.Tensor, pose_heatmaps: torch.Tensor, ref_heatmaps: torch.Tensor
+    def encode_references(self, ref_heatmaps: torch.Tensor) -> torch.Tensor:
+        """ref_heatmaps (B,N,1,128,128) -> reference tokens (B,N,D), to pass as forward's `ref_codes`."""
+        return self.Norm(self.ref_encoder(ref_heatmaps.flatten(0, 1)).flatten(1)).unflatten(0, ref_heatmaps.shape[:2])
+
+    def encode_poses(self, pose_heatmaps: torch.Tensor) -> torch.Tensor:
+        """pose heatmaps (M,1,128,128) -> pose tokens (M,D), to gather into forward's `pose_codes`."""
+        return self.Norm(self.pose_encoder(pose_heatmaps).flatten(1))
+
+    def forward(self, audio: torch.Tensor, pose_heatmaps: torch.Tensor, ref_heatmaps: torch.Tensor | None, *,
+                ref_codes: torch.Tensor | None = None, pose_codes: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """audio (B,T,A,W), pose_heatmaps (B,T,1,128,128), ref_heatmaps (B,N,1,128,128)
-        -> heatmaps (B*T,1,128,128) = lip + jaw (each tanh), content_landmarks (B*T,2,57) jaw then lip."""
+        -> heatmaps (B*T,1,128,128) = lip + jaw (each tanh), content_landmarks (B*T,2,57) jaw then lip.
+
+        `ref_codes` (B or 1,N,D) from `encode_references` replaces the encoding of ref_heatmaps (then unread, may
+        be None); `pose_codes` (B,T,D) from `encode_poses` the encoding of pose_heatmaps (still read by the
+        heatmap decoder)."""
         cfg = self.cfg
         _check("audio", audio, (None, None, cfg.audio_dim, cfg.audio_window))
-        b, t, n = audio.size(0), audio.size(1), ref_heatmaps.size(1)
+        b, t = audio.size(0), audio.size(1)
         _check("pose_heatmaps", pose_heatmaps, (b, t, 1, 128, 128))
-        _check("ref_heatmaps", ref_heatmaps, (b, None, 1, 128, 128))
+        if ref_codes is None:
+            if ref_heatmaps is None:
+                raise ValueError("ref_heatmaps is required unless ref_codes is given")
+            _check("ref_heatmaps", ref_heatmaps, (b, None, 1, 128, 128))
+            ref_codes = self.encode_references(ref_heatmaps)                   # (B,N,D)
+        n = ref_codes.size(1)
         pose = pose_heatmaps.flatten(0, 1)                                     # (B*T,1,128,128)
         a = self.Norm(self.mel_encoder(audio.flatten(0, 1)).flatten(1))        # (B*T,D)
-        p = self.Norm(self.pose_encoder(pose).flatten(1))                      # (B*T,D)
-        r = self.Norm(self.ref_encoder(ref_heatmaps.flatten(0, 1)).flatten(1))  # (B*N,D)
-        tokens = self.fusion_transformer(r.view(b, n, -1), a.view(b, t, -1), p.view(b, t, -1))  # (B,N+2T,D)
+        if pose_codes is not None:
+            _check("pose_codes", pose_codes, (b, t, ref_codes.size(-1)))
+        p = self.encode_poses(pose) if pose_codes is None else pose_codes.flatten(0, 1)   # (B*T,D)
+        tokens = self.fusion_transformer(expand_batch(ref_codes, b), a.view(b, t, -1), p.view(b, t, -1))  # (B,N+2T,D)
         lip = tokens[:, n:n + t].flatten(0, 1)                                 # (B*T,D) audio-token outputs
         jaw = tokens[:, n + t:].flatten(0, 1)                                  # (B*T,D) pose-token outputs
         lip_hm, jaw_hm = self.heatmap_decoder(lip[..., None, None], jaw[..., None, None], pose)  # (B*T,1,128,128)
@@ -98,6 +117,26 @@ class RendererOutput:
     temporal_embeddings: list[torch.Tensor] = field(default_factory=list)
     warped_reference: torch.Tensor | None = None          # (B,3,128,128) temporal path's weighted warp
     fused_features: list[torch.Tensor] = field(default_factory=list)      # [(B,c,128,128), (64), (32)]
+
+
+@dataclass
+class ReferenceFeatures:
+    """What `FaceRenderer` computes from the N reference faces and heatmaps alone (`encode_references`): constant
+    over a video in eval mode, so inference computes it once and passes it as `forward(..., references=...)`.
+    A batch of 1 is broadcast to forward's batch. Fields of a path the config disables are None."""
+
+    ref_feats: list[torch.Tensor] | None = None    # spatial: ref_imgs_encoder, [(B,c128,128,128), (64), (32)]
+    ref_hm: torch.Tensor | None = None             # spatial: heatmap_encoder_ref, (B,Ch,32,32)
+    appearance: list[torch.Tensor] | None = None   # spatial: SpatialNetwork.appearance(ref_feats), same shapes
+    temporal: TemporalReferences | None = None     # temporal: N x the images and conv1..3 features
+
+    def expand(self, b: int) -> ReferenceFeatures:
+        """The same features for a batch of b (views, no copy, when the batch is 1)."""
+        def many(xs: list[torch.Tensor] | None) -> list[torch.Tensor] | None:
+            return None if xs is None else [expand_batch(x, b) for x in xs]
+
+        return ReferenceFeatures(many(self.ref_feats), None if self.ref_hm is None else expand_batch(self.ref_hm, b),
+                                 many(self.appearance), None if self.temporal is None else self.temporal.expand(b))
 
 
 class FaceRenderer(nn.Module):
@@ -140,34 +179,55 @@ class FaceRenderer(nn.Module):
         if r.residual_on_warp and r.use_temporal:   # demo deviation: start as the warped reference
             nn.init.zeros_(self.translation.conv_last.weight)
 
-    def forward(self, masked_face: torch.Tensor, target_heatmap: torch.Tensor, ref_faces: torch.Tensor,
-                ref_heatmaps: torch.Tensor, audio: torch.Tensor, *, perm: torch.Tensor | None = None
-                ) -> RendererOutput:
+    def encode_references(self, ref_faces: torch.Tensor, ref_heatmaps: torch.Tensor) -> ReferenceFeatures:
+        """ref_faces (B,N,3,128,128), ref_heatmaps (B,N,3,128,128) -> the features forward computes from them."""
+        r = self.cfg.renderer
+        if r.ref_heatmap_mode == "release":   # the release's inference feeds the last reference's heatmap 5x
+            ref_heatmaps = ref_heatmaps[:, -1:].expand_as(ref_heatmaps)
+        refs = ReferenceFeatures()
+        if r.use_spatial:
+            refs.ref_feats = self.ref_imgs_encoder(ref_faces)                  # 3 scales
+            refs.ref_hm = self.heatmap_encoder_ref(ref_heatmaps.flatten(1, 2))  # (B,Ch,32,32)
+            refs.appearance = self.spatial_module.appearance(refs.ref_feats)
+        if r.use_temporal:
+            refs.temporal = self.temporal_module.encode_references(ref_faces, ref_heatmaps)
+        return refs
+
+    def forward(self, masked_face: torch.Tensor, target_heatmap: torch.Tensor, ref_faces: torch.Tensor | None,
+                ref_heatmaps: torch.Tensor | None, audio: torch.Tensor, *, perm: torch.Tensor | None = None,
+                references: ReferenceFeatures | None = None, with_cil: bool = True) -> RendererOutput:
         """masked_face (B,1,3,128,128) (rows 64-127 are zeroed here anyway), target_heatmap (B,1,3,128,128),
         ref_faces (B,N,3,128,128), ref_heatmaps (B,N,3,128,128), audio (B,1,A,W) -> RendererOutput.
-        `perm` fixes the CIL batch shuffle (default: a fresh torch.randperm per scale)."""
+        `perm` fixes the CIL batch shuffle (default: a fresh torch.randperm per scale).
+        `references` (from `encode_references`, batch 1 or B) replaces the encoding of ref_faces / ref_heatmaps,
+        which are then not read (may be None). `with_cil=False` skips the CIL bound (a training loss; the image
+        does not depend on it): mi_lower_bound stays None and the embeddings empty."""
         r, cfg = self.cfg.renderer, self.cfg
         b = masked_face.size(0)
         _check("masked_face", masked_face, (b, 1, 3, 128, 128))
         _check("target_heatmap", target_heatmap, (b, 1, 3, 128, 128))
-        _check("ref_faces", ref_faces, (b, r.n_ref, 3, 128, 128))
-        _check("ref_heatmaps", ref_heatmaps, (b, r.n_ref, 3, 128, 128))
         _check("audio", audio, (b, 1, cfg.audio_dim, cfg.audio_window))
+        if references is None:
+            if ref_faces is None or ref_heatmaps is None:
+                raise ValueError("ref_faces and ref_heatmaps are required unless references is given")
+            _check("ref_faces", ref_faces, (b, r.n_ref, 3, 128, 128))
+            _check("ref_heatmaps", ref_heatmaps, (b, r.n_ref, 3, 128, 128))
+            references = self.encode_references(ref_faces, ref_heatmaps)
+        else:
+            references = references.expand(b)
         face = masked_face[:, 0].clone()                                       # (B,3,128,128)
         face[:, :, face.size(2) // 2:] = 0
         tar_hm = target_heatmap[:, 0]                                          # (B,3,128,128)
-        if r.ref_heatmap_mode == "release":   # the release's inference feeds the last reference's heatmap 5x
-            ref_heatmaps = ref_heatmaps[:, -1:].expand_as(ref_heatmaps)
         code = self.audio_encoder(audio[:, 0])                                 # (B,Ca,1)
         out = RendererOutput(image=face)
         spatial = temporal = None
         if r.use_spatial:
-            ref_feats = self.ref_imgs_encoder(ref_faces)                       # 3 scales
-            ref_hm = self.heatmap_encoder_ref(ref_heatmaps.flatten(1, 2))      # (B,Ch,32,32)
-            spatial = self.spatial_module(ref_feats, ref_hm, self.heatmap_encoder_tar(tar_hm), code)
+            spatial = self.spatial_module(references.ref_feats, references.ref_hm, self.heatmap_encoder_tar(tar_hm),
+                                          code, appearance=references.appearance)
         if r.use_temporal:
-            temporal, out.warped_reference = self.temporal_module(ref_faces, ref_heatmaps, tar_hm, code)
-        if r.use_cil:
+            temporal, out.warped_reference = self.temporal_module(None, None, tar_hm, code,
+                                                                  references=references.temporal)
+        if r.use_cil and with_cil:
             out.spatial_embeddings = [embed(a, f) for a, f in zip(self.align_layers, spatial, strict=True)]
             out.temporal_embeddings = [embed(a, f) for a, f in zip(self.align_layers, temporal, strict=True)]
             out.mi_per_scale = cil_bounds(self.mine, out.spatial_embeddings, out.temporal_embeddings, perm)

@@ -56,6 +56,37 @@ def test_batched_equals_release_order(dubber):
     assert fast.std() > 0
 
 
+def test_batched_encodes_references_once_per_video(dubber):
+    """The reference encoders of both stages run once per dub_faces call, the pose encoder once per template
+    frame, the CIL bound never; the release order still runs them per frame (guidance: per window)."""
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 255, (7, 128, 128, 3), dtype=np.uint8)
+    lm = face_landmarks(7, rng)
+    audio = rng.normal(0, 1, (6, 80, 16)).astype(np.float32)   # chunk 4: two batches
+    g, r = dubber.guidance, dubber.renderer
+    watched = {"guidance refs": g.ref_encoder, "poses": g.pose_encoder, "renderer refs": r.ref_imgs_encoder,
+               "temporal refs": r.temporal_module.conv1, "cil": r.mine}
+    seen = {k: 0 for k in watched}
+
+    def counter(name):
+        def hook(module, inputs, output):
+            seen[name] += inputs[0].size(0)   # images encoded
+        return hook
+
+    hooks = [m.register_forward_hook(counter(k)) for k, m in watched.items()]
+    try:
+        dubber.dub_faces(crops, lm, audio)
+        batched = dict(seen)
+        seen.update({k: 0 for k in seen})
+        dubber.dub_faces_framewise(crops, lm, audio)
+    finally:
+        for h in hooks:
+            h.remove()
+    n = dubber.cfg.n_ref
+    assert batched == {"guidance refs": n, "poses": 7, "renderer refs": 1, "temporal refs": n, "cil": 0}
+    assert seen["guidance refs"] == 6 * n and seen["renderer refs"] == 6 and seen["cil"] > 0
+
+
 def test_dub_real_template_with_trimmed_audio(real_clips, dubber, tmp_path):
     import soundfile as sf
 

@@ -23,6 +23,7 @@ from stsa.modules.perceptual import PerceptualLoss, gram
 from stsa.modules.spade import SPADE
 from stsa.modules.spatial_path import HeatmapEncoder, RefImageEncoder, SpatialNetwork
 from stsa.modules.temporal_path import TemporalNetwork
+from tests.conftest import randomize_bn_stats
 
 B = 2
 
@@ -150,6 +151,24 @@ def test_guidance_batch_major_and_independent(demo):
         hm1, lm1 = demo.guidance(*[t[1:] for t in x])
     torch.testing.assert_close(hm[5:], hm1, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(lm[5:], lm1, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["demo", "paper"])
+def test_guidance_cached_reference_and_pose_codes(preset):
+    """encode_references / encode_poses once, gathered per window (as stsa.dub does) == encoding every window."""
+    cfg = getattr(STSAConfig, preset)()
+    torch.manual_seed(0)
+    model = GuidancePredictor(cfg).eval()
+    randomize_bn_stats(model, 1)
+    audio, pose, ref = _stage1(cfg)
+    frames = pose[:, 1:3].flatten(0, 1)                          # 4 distinct "template frames"
+    idx = torch.tensor([[0, 1, 2, 3, 0], [3, 3, 2, 1, 0]])       # per window slot, with repeats
+    ref = ref[:1]
+    with torch.no_grad():
+        want_hm, want_lm = model(audio, frames[idx], ref.expand(B, -1, -1, -1, -1))
+        codes = model.encode_poses(frames)                       # (4,D)
+        hm, lm = model(audio, frames[idx], None, ref_codes=model.encode_references(ref), pose_codes=codes[idx])
+    assert (hm - want_hm).abs().max() <= 1e-5 and (lm - want_lm).abs().max() <= 1e-5
 
 
 def test_landmarks_are_jaw_then_lip_xy(demo):
@@ -295,6 +314,54 @@ def test_ablation_switches(switch):
     assert out.image.shape == (1, 3, 128, 128) and out.mi_lower_bound is None
     if switch != "use_cil":   # one path: the fusion maps that path's width, not two
         assert r.fuse_32[0].conv.in_channels == cfg.renderer.feat_channels[2]
+
+
+def _check_reference_cache(cfg: STSAConfig, b: int) -> None:
+    """FaceRenderer with `encode_references` computed once (batch 1, broadcast; and batch b) == without it."""
+    torch.manual_seed(0)
+    r = FaceRenderer(cfg).eval()
+    randomize_bn_stats(r, 1)   # non-trivial BatchNorm statistics: a cached feature computed wrongly would show
+    x = _stage2(cfg, b=b)
+    perm = torch.arange(b).flip(0)
+    with torch.no_grad():
+        shared = [t[:1].expand_as(t) for t in x[2:4]]            # the same references for every frame
+        want = r(*x[:2], *shared, x[4], perm=perm)
+        once = r.encode_references(x[2][:1], x[3][:1])
+        got = r(*x[:2], None, None, x[4], perm=perm, references=once, with_cil=False)
+    assert (got.image - want.image).abs().max() <= 1e-5
+    assert got.mi_lower_bound is None and not got.spatial_embeddings   # CIL skipped, the image unchanged
+    if cfg.use_temporal:
+        assert (got.warped_reference - want.warped_reference).abs().max() <= 1e-5
+    if b > 1:   # a cache of batch b (each frame its own references), CIL kept
+        with torch.no_grad():
+            per_sample = r(*x, perm=perm, references=r.encode_references(x[2], x[3]))
+            want_per_sample = r(*x, perm=perm)
+        assert (per_sample.image - want_per_sample.image).abs().max() <= 1e-5
+        if cfg.use_cil:
+            assert (per_sample.mi_lower_bound - want_per_sample.mi_lower_bound).abs() <= 1e-5
+
+
+@pytest.mark.parametrize("variant", ["full", "no_spatial", "no_temporal", "no_cil", "release_heatmaps"])
+def test_renderer_reference_cache_equals_recomputation(variant):
+    cfg = STSAConfig.demo()
+    if variant == "release_heatmaps":
+        cfg = replace(cfg, renderer=replace(cfg.renderer, ref_heatmap_mode="release"))
+    elif variant != "full":
+        cfg = cfg.ablate(**{{"no_spatial": "use_spatial", "no_temporal": "use_temporal",
+                             "no_cil": "use_cil"}[variant]: False})
+    _check_reference_cache(cfg, b=B)
+
+
+@pytest.mark.slow
+def test_renderer_reference_cache_equals_recomputation_paper():
+    _check_reference_cache(STSAConfig.paper(), b=1)   # release heatmap mode, CIL, kept release modules
+
+
+def test_renderer_reference_cache_needs_references():
+    cfg = STSAConfig.demo()
+    x = _stage2(cfg, b=1)
+    with pytest.raises(ValueError, match="ref_faces and ref_heatmaps are required"):
+        FaceRenderer(cfg).eval()(x[0], x[1], None, None, x[4])
 
 
 def test_perceptual_network_is_never_run_in_forward(monkeypatch):

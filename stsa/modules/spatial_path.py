@@ -48,6 +48,9 @@ class SpatialNetwork(nn.Module):
     """AdaAT deformation driven by [audio code | alignment code of (ref feats, ref heatmaps, target heatmap)].
 
     forward(ref_feats [3 scales], ref_hm (B,Ch,32,32), tar_hm (B,Ch,32,32), audio (B,Ca,1)) -> [3 scales]
+
+    The first appearance blocks see the reference features only: `appearance(ref_feats)` computes them, and
+    `forward(..., appearance=...)` reuses a result (of batch B) instead of recomputing it.
     """
 
     def __init__(self, feat: tuple[int, int, int] = (32, 128, 256), heatmap_channels: int = 32,
@@ -84,14 +87,19 @@ class SpatialNetwork(nn.Module):
         self.appearance_conv_list = nn.ModuleList([self.appearance_conv_list_128, self.appearance_conv_list_64,
                                                    self.appearance_conv_list_32])
 
+    def appearance(self, ref_feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        """`appearance_conv_list[i][0]` of each scale (before AdaAT): [3 scales] -> [3 scales], same shapes."""
+        return [self.appearance_conv_list[i][0](f) for i, f in enumerate(ref_feats)]
+
     def forward(self, ref_feats: list[torch.Tensor], ref_hm: torch.Tensor, tar_hm: torch.Tensor,
-                audio: torch.Tensor) -> list[torch.Tensor]:
+                audio: torch.Tensor, *, appearance: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         align = self.alignment_encoder(torch.cat([ref_feats[2], ref_hm, tar_hm], dim=1))   # (B,A,1,1)
         align = self.global_avg2d_alignment(align).flatten(1)                               # (B,A)
         code = torch.cat([audio.squeeze(-1), align], dim=1)                                 # (B,Ca+A)
+        if appearance is None:
+            appearance = self.appearance(ref_feats)
         out = []
-        for i, f in enumerate(ref_feats):
-            f = self.appearance_conv_list[i][0](f)
+        for i, f in enumerate(appearance):
             f = self.adaAT[i](f, code)
             out.append(self.appearance_conv_list[i][1](f))
         return out                                      # [(B,c128,128,128), (B,c64,64,64), (B,c32,32,32)]

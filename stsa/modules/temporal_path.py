@@ -3,6 +3,8 @@ warping of the reference features at 3 scales, and the weight-normalised sum ove
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,9 +36,39 @@ def warp(source: torch.Tensor, deformation: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(source, deformation, align_corners=False)
 
 
+@dataclass
+class TemporalReferences:
+    """The reference-only part of `TemporalNetwork`: each reference's image and encoder features
+    (`TemporalNetwork.encode_references`). Batch 1 is broadcast to any batch by `TemporalNetwork.forward`."""
+
+    # one entry per reference k (lists, not stacked, so training keeps no second copy of the activations)
+    images: list[torch.Tensor]  # N x (B,3,128,128) reference faces (warped into the output image)
+    h128: list[torch.Tensor]    # N x (B,c128,128,128) conv1 + bn + relu of [reference | its heatmap]
+    h64: list[torch.Tensor]     # N x (B,c64,64,64) conv2 + bn + relu
+    h32: list[torch.Tensor]     # N x (B,c32,32,32) conv3 + bn + relu
+
+    def expand(self, b: int) -> TemporalReferences:
+        """The same features for a batch of b (views, no copy, when the batch is 1)."""
+        return TemporalReferences(*([expand_batch(x, b) for x in xs]
+                                    for xs in (self.images, self.h128, self.h64, self.h32)))
+
+
+def expand_batch(x: torch.Tensor, b: int) -> torch.Tensor:
+    """(1,...) -> (b,...) view; (b,...) unchanged; anything else is an error."""
+    if x.size(0) == b:
+        return x
+    if x.size(0) != 1:
+        raise ValueError(f"reference features have batch {x.size(0)}, expected 1 or {b}")
+    return x.expand(b, *x.shape[1:])
+
+
 class TemporalNetwork(nn.Module):
     """forward(refs (B,N,3,128,128), ref_hm (B,N,3,128,128), tar_hm (B,3,128,128), audio (B,Ca,1))
-    -> ([(B,c128,128,128), (B,c64,64,64), (B,c32,32,32)], warped reference image (B,3,128,128))."""
+    -> ([(B,c128,128,128), (B,c64,64,64), (B,c32,32,32)], warped reference image (B,3,128,128)).
+
+    `encode_references(refs, ref_hm)` is the part depending on the references only; pass its result as
+    `forward(..., references=...)` to reuse it across frames (refs and ref_hm are then not read).
+    """
 
     def __init__(self, feat: tuple[int, int, int] = (32, 128, 256), audio_channels: int = 128,
                  spade_hidden: int = 256, adain_hidden: int = 128, modulation_channels: int = 3):
@@ -61,8 +93,27 @@ class TemporalNetwork(nn.Module):
         self.conv_5 = nn.Sequential(nn.Conv2d(c128, c128, 7, 1, 3), nn.ReLU(),         # weight in (0,1)
                                     nn.Conv2d(c128, 1, 7, 1, 3), nn.Sigmoid())
 
-    def forward(self, refs: torch.Tensor, ref_hm: torch.Tensor, tar_hm: torch.Tensor, audio: torch.Tensor
+    def encode_references(self, refs: torch.Tensor, ref_hm: torch.Tensor) -> TemporalReferences:
+        """refs (B,N,3,128,128), ref_hm (B,N,3,128,128) -> each reference's conv1..3 features."""
+        out = TemporalReferences([], [], [], [])
+        # one reference at a time, as the release (BatchNorm statistics per reference in training)
+        for k in range(refs.size(1)):
+            ref = refs[:, k]                                                    # (B,3,128,128)
+            x = torch.cat([ref, ref_hm[:, k]], dim=1)                           # (B,6,128,128)
+            h128 = self.conv1_relu(self.conv1_bn(self.conv1(x)))                # (B,c128,128,128)
+            h64 = self.conv2_relu(self.conv2_bn(self.conv2(h128)))              # (B,c64,64,64)
+            h32 = self.conv3_relu(self.conv3_bn(self.conv3(h64)))               # (B,c32,32,32)
+            out.images.append(ref)
+            out.h128.append(h128)
+            out.h64.append(h64)
+            out.h32.append(h32)
+        return out
+
+    def forward(self, refs: torch.Tensor | None, ref_hm: torch.Tensor | None, tar_hm: torch.Tensor,
+                audio: torch.Tensor, *, references: TemporalReferences | None = None
                 ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        b = tar_hm.size(0)
+        references = self.encode_references(refs, ref_hm) if references is None else references.expand(b)
         code = audio.permute(0, 2, 1)                                         # (B,1,Ca)
         tar64 = _nearest(tar_hm, (64, 64))                                    # (B,3,64,64)
         # the SPADE scale/shift maps depend on the target heatmap only: computed once, not once per reference
@@ -72,13 +123,8 @@ class TemporalNetwork(nn.Module):
         sums: list[torch.Tensor | float] = [0.0, 0.0, 0.0]
         img_sum: torch.Tensor | float = 0.0
         denom: torch.Tensor | float = 0.0
-        # one reference at a time, as the release (BatchNorm statistics per reference in training)
-        for k in range(refs.size(1)):
-            ref = refs[:, k]                                                    # (B,3,128,128)
-            x = torch.cat([ref, ref_hm[:, k]], dim=1)                           # (B,6,128,128)
-            h128 = self.conv1_relu(self.conv1_bn(self.conv1(x)))                # (B,c128,128,128)
-            h64 = self.conv2_relu(self.conv2_bn(self.conv2(h128)))              # (B,c64,64,64)
-            h32 = self.conv3_relu(self.conv3_bn(self.conv3(h64)))               # (B,c32,32,32)
+        for ref, h128, h64, h32 in zip(references.images, references.h128, references.h64, references.h32,
+                                       strict=True):
             s = self.adain_1(self.spade_layer_1(h64, mod=mod1), code)
             s = self.adain_2(self.spade_layer_2(s, mod=mod2), code)             # (B,c64,64,64)
             s = self.spade_layer_4(self.pixel_shuffle_1(s), mod=mod4)           # (B,c128,128,128)
