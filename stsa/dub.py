@@ -4,7 +4,8 @@ Same frame order as the release: output frame i uses the 5-frame window of audio
 the audio) over the template frames ``seq[max(0, j)]``, where ``seq`` loops the template forward then backward; the
 guidance stage's centre prediction (clamped to 1) is rendered on template frame ``seq[i]`` (rows 64-127 zeroed),
 with 5 references sorted by mouth openness at ``linspace(0, n-1, 5)``. Unlike the release, every window of a chunk
-runs in one guidance batch, heatmaps are rendered and pose-encoded once per template frame, everything computed from
+runs in one guidance batch, heatmaps are rendered and pose-encoded once per template frame, audio windows encoded
+once, only the centre slot of each window decoded (no keypoint heads), everything computed from
 the references alone (both stages' reference encoders, the renderer's reference features) once per video, the
 renderer is batched and no loss network (VGG19, CIL bound) runs.
 """
@@ -177,16 +178,17 @@ class Dubber:
             for s in range(0, len(used), self.chunk * t):
                 u = used[s:s + self.chunk * t]
                 pose_codes[u] = self.guidance.encode_poses(pose_hm[u])
+            audio_codes = torch.cat([self.guidance.encode_audio(audio_t[s:s + self.chunk * t])
+                                     for s in range(0, len(audio_t), self.chunk * t)])  # (n_out+1,D)
             references = self.renderer.encode_references(ref_faces, ref_hm.expand(-1, -1, 3, -1, -1))
             for s in tqdm(range(0, n_out, self.chunk), disable=not progress, desc="dub"):
                 i = np.arange(s, min(s + self.chunk, n_out))
                 j = win[i]  # (b,T)
                 a_idx = np.where((j < 0) | (j >= n_out), n_out, j)
                 f_idx = seq[np.maximum(j, 0)]  # template frame per window slot
-                b = len(i)
-                heat, _ = self.guidance(audio_t[a_idx], pose_hm[f_idx], None, ref_codes=ref_codes,
-                                        pose_codes=pose_codes[f_idx])
-                centre = heat.reshape(b, t, *heat.shape[1:])[:, HALF_WINDOW].clamp(max=1.0)  # (b,1,128,128)
+                centre = self.guidance.slot_heatmaps(audio_codes[a_idx], pose_codes[f_idx], ref_codes,
+                                                     pose_hm[f_idx[:, HALF_WINDOW]], HALF_WINDOW)
+                centre = centre.clamp(max=1.0)  # (b,1,128,128)
                 masked = faces[seq[i]].to(dt) / 255.0
                 masked[:, :, half:] = 0
                 r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None], None, None,

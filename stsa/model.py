@@ -63,6 +63,18 @@ class GuidancePredictor(nn.Module):
         """pose heatmaps (M,1,128,128) -> pose tokens (M,D), to gather into forward's `pose_codes`."""
         return self.Norm(self.pose_encoder(pose_heatmaps).flatten(1))
 
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio windows (M,A,W) -> audio tokens (M,D), to gather into `slot_heatmaps`' `audio_codes`."""
+        return self.Norm(self.mel_encoder(audio).flatten(1))
+
+    def _fuse(self, ref_codes: torch.Tensor, audio_codes: torch.Tensor, pose_codes: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ref (1|B,N,D), audio (B,T,D), pose (B,T,D) tokens -> transformer outputs at the audio (lip) and pose
+        (jaw) positions, each (B,T,D)."""
+        n, t = ref_codes.size(1), audio_codes.size(1)
+        tokens = self.fusion_transformer(expand_batch(ref_codes, audio_codes.size(0)), audio_codes, pose_codes)
+        return tokens[:, n:n + t], tokens[:, n + t:]                           # (B,N+2T,D) -> 2 x (B,T,D)
+
     def forward(self, audio: torch.Tensor, pose_heatmaps: torch.Tensor, ref_heatmaps: torch.Tensor | None, *,
                 ref_codes: torch.Tensor | None = None, pose_codes: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,20 +93,28 @@ class GuidancePredictor(nn.Module):
                 raise ValueError("ref_heatmaps is required unless ref_codes is given")
             _check("ref_heatmaps", ref_heatmaps, (b, None, 1, 128, 128))
             ref_codes = self.encode_references(ref_heatmaps)                   # (B,N,D)
-        n = ref_codes.size(1)
         pose = pose_heatmaps.flatten(0, 1)                                     # (B*T,1,128,128)
-        a = self.Norm(self.mel_encoder(audio.flatten(0, 1)).flatten(1))        # (B*T,D)
+        a = self.encode_audio(audio.flatten(0, 1))                             # (B*T,D)
         if pose_codes is not None:
             _check("pose_codes", pose_codes, (b, t, ref_codes.size(-1)))
         p = self.encode_poses(pose) if pose_codes is None else pose_codes.flatten(0, 1)   # (B*T,D)
-        tokens = self.fusion_transformer(expand_batch(ref_codes, b), a.view(b, t, -1), p.view(b, t, -1))  # (B,N+2T,D)
-        lip = tokens[:, n:n + t].flatten(0, 1)                                 # (B*T,D) audio-token outputs
-        jaw = tokens[:, n + t:].flatten(0, 1)                                  # (B*T,D) pose-token outputs
+        lip, jaw = (x.flatten(0, 1) for x in self._fuse(ref_codes, a.view(b, t, -1), p.view(b, t, -1)))  # (B*T,D)
         lip_hm, jaw_hm = self.heatmap_decoder(lip[..., None, None], jaw[..., None, None], pose)  # (B*T,1,128,128)
         lip_code = self.lip_encoder(lip_hm).flatten(1) + lip                   # (B*T,D), shortcut
         jaw_code = self.jaw_encoder(jaw_hm).flatten(1) + jaw
         landmarks = content_landmarks(self.jaw_keypoint_map(jaw_code), self.mouse_keypoint_map(lip_code))
         return lip_hm + jaw_hm, landmarks
+
+    def slot_heatmaps(self, audio_codes: torch.Tensor, pose_codes: torch.Tensor, ref_codes: torch.Tensor,
+                      slot_pose: torch.Tensor, slot: int) -> torch.Tensor:
+        """Inference: the heatmap of one window slot only, from precomputed tokens (the decoder works per slot,
+        so this equals ``forward(...)[0]`` at that slot; no keypoint heads).
+
+        audio_codes, pose_codes (B,T,D), ref_codes (1|B,N,D), slot_pose = that slot's pose heatmap (B,1,128,128)
+        -> (B,1,128,128)."""
+        lip, jaw = self._fuse(ref_codes, audio_codes, pose_codes)              # (B,T,D) each
+        lip_hm, jaw_hm = self.heatmap_decoder(lip[:, slot, :, None, None], jaw[:, slot, :, None, None], slot_pose)
+        return lip_hm + jaw_hm
 
 
 def blend_upper_half(upper: torch.Tensor, generated: torch.Tensor, feather: int) -> torch.Tensor:

@@ -58,14 +58,17 @@ def test_batched_equals_release_order(dubber):
 
 def test_batched_encodes_references_once_per_video(dubber):
     """The reference encoders of both stages run once per dub_faces call, the pose encoder once per template
-    frame, the CIL bound never; the release order still runs them per frame (guidance: per window)."""
+    frame, the audio encoder once per audio window (+ the zero window), the heatmap decoder once per output frame
+    (centre slot only), the keypoint heads and the CIL bound never; the release order still runs them per frame
+    (guidance: per window)."""
     rng = np.random.default_rng(1)
     crops = rng.integers(0, 255, (7, 128, 128, 3), dtype=np.uint8)
     lm = face_landmarks(7, rng)
     audio = rng.normal(0, 1, (6, 80, 16)).astype(np.float32)   # chunk 4: two batches
     g, r = dubber.guidance, dubber.renderer
     watched = {"guidance refs": g.ref_encoder, "poses": g.pose_encoder, "renderer refs": r.ref_imgs_encoder,
-               "temporal refs": r.temporal_module.conv1, "cil": r.mine}
+               "temporal refs": r.temporal_module.conv1, "cil": r.mine, "audio": g.mel_encoder,
+               "decoded": g.heatmap_decoder, "keypoints": g.mouse_keypoint_map}
     seen = {k: 0 for k in watched}
 
     def counter(name):
@@ -83,8 +86,11 @@ def test_batched_encodes_references_once_per_video(dubber):
         for h in hooks:
             h.remove()
     n = dubber.cfg.n_ref
-    assert batched == {"guidance refs": n, "poses": 7, "renderer refs": 1, "temporal refs": n, "cil": 0}
+    assert batched == {"guidance refs": n, "poses": 7, "renderer refs": 1, "temporal refs": n, "cil": 0,
+                       "audio": 7, "decoded": 6, "keypoints": 0}
+    t = dubber.cfg.T
     assert seen["guidance refs"] == 6 * n and seen["renderer refs"] == 6 and seen["cil"] > 0
+    assert seen["audio"] == seen["decoded"] == seen["keypoints"] == 6 * t
 
 
 def test_dub_real_template_with_trimmed_audio(real_clips, dubber, tmp_path):

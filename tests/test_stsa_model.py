@@ -169,6 +169,12 @@ def test_guidance_cached_reference_and_pose_codes(preset):
         codes = model.encode_poses(frames)                       # (4,D)
         hm, lm = model(audio, frames[idx], None, ref_codes=model.encode_references(ref), pose_codes=codes[idx])
     assert (hm - want_hm).abs().max() <= 1e-5 and (lm - want_lm).abs().max() <= 1e-5
+    t = idx.size(1)
+    audio_codes = model.encode_audio(audio.flatten(0, 1)).unflatten(0, (B, t))   # (B,T,D)
+    for slot in (0, 2):
+        with torch.no_grad():
+            got = model.slot_heatmaps(audio_codes, codes[idx], model.encode_references(ref), frames[idx[:, slot]], slot)
+        assert (got - want_hm.unflatten(0, (B, t))[:, slot]).abs().max() <= 1e-5
 
 
 def test_landmarks_are_jaw_then_lip_xy(demo):
