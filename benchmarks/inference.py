@@ -7,7 +7,9 @@ demo preset's training cost per stage.
 Inference: random weights (seeded), a synthetic 12-frame template and random audio features; the same Dubber runs
 ``dub_faces_framewise`` (release order: stage 1 on a 5-frame window per output frame, renderer on one frame, the VGG19
 perceptual loss the release computes inside forward) and ``dub_faces`` (all windows of a chunk batched, heatmaps
-once per template frame, no loss network). Outputs must match (max |diff| <= 1 grey level).
+and pose codes once per template frame, reference-only work once per video, only each window's centre decoded, no
+loss network). Outputs must match (max |diff| <= 1 grey level). FLOPs per frame of both
+(torch FlopCounterMode) give the load-independent ceiling of the speed-up for this amount of work.
 Training: seconds per optimisation step of each stage on a synthetic corpus shaped like the demo corpus (75-frame
 clips, 128x128 crops), and the demo schedule's projected time.
 """
@@ -44,6 +46,8 @@ def synthetic_template(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_inference(preset: str, frames: int, chunk: int) -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
     from stsa.config import STSAConfig
     from stsa.dub import Dubber
     from stsa.model import FaceRenderer, GuidancePredictor
@@ -61,9 +65,17 @@ def bench_inference(preset: str, frames: int, chunk: int) -> dict:
     fast = dubber.dub_faces(crops, lm, audio)
     t_fast = time.perf_counter() - t0
     diff = np.abs(fast.astype(int) - slow.astype(int))
+    gflop = {}
+    for name, run in (("release_order", dubber.dub_faces_framewise), ("batched", dubber.dub_faces)):
+        with FlopCounterMode(display=False) as counter:  # load-independent: the compute-bound ceiling of the ratio
+            run(crops, lm, audio)
+        gflop[name] = counter.get_total_flops() / frames / 1e9
     return {"preset": preset, "frames": frames, "chunk": chunk, "threads": torch.get_num_threads(),
             "release_order_fps": round(frames / t_slow, 3), "release_order_s_per_frame": round(t_slow / frames, 3),
             "batched_fps": round(frames / t_fast, 3), "speedup": round(t_slow / t_fast, 2),
+            "release_order_gflop_per_frame": round(gflop["release_order"], 1),
+            "batched_gflop_per_frame": round(gflop["batched"], 1),
+            "flop_ratio": round(gflop["release_order"] / gflop["batched"], 2),
             "max_abs_diff": int(diff.max()), "mean_abs_diff": float(diff.mean()),
             "perceptual_in_release_order": dubber.renderer.perceptual is not None}
 
