@@ -136,3 +136,63 @@ def test_released_weights_path_through_the_weights_registry(tmp_path, monkeypatc
     assert row["status"] == "ok", row
     assert row["version"] == "native-wav2lip width=1.0 step=released"
     assert len(read_frames(job.out_path)) == 6
+
+
+
+def test_demo_generator_schedule_l1_alone_first_then_sync_with_the_lr_decayed_to_zero():
+    from baselines.wav2lip.train import TrainConfig
+
+    demo = TrainConfig.preset("wav2lip", "demo")
+    lrs = [demo.lr_at(step) for step in range(demo.steps)]
+    assert demo.sync_after == 0.5 and demo.lr_schedule == "cosine" and lrs[0] == demo.lr
+    assert all(a > b for a, b in zip(lrs[:-1], lrs[1:], strict=True))  # decays every step...
+    assert lrs[demo.steps // 2] == pytest.approx(demo.lr / 2) and lrs[-1] < 1e-3 * demo.lr  # ...to ~0 at the end
+    for key in [("wav2lip", "paper"), ("expert", "paper"), ("expert", "demo")]:  # as the original Wav2Lip
+        tcfg = TrainConfig.preset(*key)
+        assert tcfg.sync_after == 0.0 and tcfg.lr_schedule == "constant", key
+        assert tcfg.lr_at(0) == tcfg.lr_at(tcfg.steps - 1) == tcfg.lr, key
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(steps=10, batch=1, lr=1e-3, lr_schedule="step")
+
+
+def test_generator_resumes_identically_with_the_sync_loss_switched_on_mid_run(corpus, tmp_path, monkeypatch):
+    """A run interrupted after step 2 of 4 and resumed makes the same updates, at the schedule's learning rates, with
+    the sync loss off for the first half (the demo preset's ``sync_after``) and on for the second."""
+    from dataclasses import replace
+
+    from baselines.wav2lip import train
+
+    expert = tmp_path / "e.pt"
+    train.train_expert(corpus, expert, steps=1, progress=False, batch=2)
+    monkeypatch.setattr(train, "EXPERT_GOOD_ENOUGH", 10.0)  # use the 1-step expert anyway
+    demo = train.TrainConfig.preset("wav2lip", "demo")
+    monkeypatch.setattr(train.TrainConfig, "preset", classmethod(lambda cls, m, n: replace(demo, ckpt_every=1)))
+    straight, resumed = tmp_path / "g1.pt", tmp_path / "g2.pt"
+    train.train_wav2lip(corpus, straight, steps=4, expert=expert, progress=False, batch=1)
+
+    write = train._LossLog.write
+
+    def interrupt(self, step, values):
+        if step == 3:
+            raise KeyboardInterrupt
+        write(self, step, values)
+
+    with monkeypatch.context() as m:
+        m.setattr(train._LossLog, "write", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train.train_wav2lip(corpus, resumed, steps=4, expert=expert, progress=False, batch=1)
+    assert train.load_checkpoint(resumed)["step"] == 2
+    train.train_wav2lip(corpus, resumed, steps=4, expert=expert, progress=False, batch=1)
+    a, b = train.load_checkpoint(straight), train.load_checkpoint(resumed)
+    assert a["step"] == b["step"] == 4 and a["train"]["sync_after"] == 0.5 and a["syncnet_wt"] == demo.syncnet_wt
+    for k, v in a["state_dict"].items():
+        assert torch.allclose(v.float(), b["state_dict"][k].float(), atol=1e-6), k
+    tcfg = replace(demo, steps=4)
+    assert [g["lr"] for g in a["optimizer"]["param_groups"]] == [tcfg.lr_at(3)] and tcfg.lr_at(3) < 0.2 * tcfg.lr
+    log = (tmp_path / "g1.pt.csv").read_text()
+    assert log == (tmp_path / "g2.pt.csv").read_text()
+    rows = [[float(x) for x in ln.split(",")] for ln in log.splitlines()[1:]]  # step, loss, l1, sync
+    assert [r[0] for r in rows] == [1, 2, 3, 4] and all(r[3] > 0.1 for r in rows)
+    for step, loss, l1, sync in rows:
+        w = 0.0 if step <= 2 else demo.syncnet_wt
+        assert loss == pytest.approx((1 - w) * l1 + w * sync, abs=2e-6), step

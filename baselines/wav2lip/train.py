@@ -1,13 +1,15 @@
 """Training Wav2Lip on preprocessed clips: the lip-sync expert first, then the generator (L1 + sync loss).
 
-Deterministic on CPU: each step draws its batch from ``np.random.default_rng([seed, step])``, so a resumed run
-sees the same batches as an uninterrupted one. Checkpoints hold ``kind, config, train, step, state_dict,
-optimizer`` and a CSV loss log is written beside them (``<ckpt>.csv``).
+Deterministic on CPU: each step draws its batch from ``np.random.default_rng([seed, step])``; its learning rate
+and whether the sync loss is on depend on the step number only, so a resumed run (same ``steps``) makes the same
+updates as an uninterrupted one. Checkpoints hold ``kind, config, train, step, state_dict, optimizer`` and a CSV
+loss log is written beside them (``<ckpt>.csv``).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from baselines.wav2lip.data import Wav2LipData, list_clip_dirs
 from baselines.wav2lip.model import Wav2LipConfig, Wav2LipGenerator, masked_input
 from stsa.modules.sync_expert import SyncExpert, SyncExpertConfig, stack_window, sync_bce
 
+LR_SCHEDULES = ("constant", "cosine")
 EXPERT_GOOD_ENOUGH = 0.6  # mean BCE below which the expert's sync loss is switched on (ln 2 = 0.693 is chance)
 
 
@@ -30,13 +33,27 @@ class TrainConfig:
     syncnet_wt: float = 0.03  # Wav2Lip's weight once the expert is good enough
     ckpt_every: int = 100
     seed: int = 0
+    sync_after: float = 0.0  # fraction of the steps trained on L1 alone before the sync loss is switched on
+    lr_schedule: str = "constant"  # as the original Wav2Lip; or "cosine": lr * (1 + cos(pi * step / steps)) / 2
+
+    def __post_init__(self):
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} (got {self.lr_schedule!r})")
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of the update made at 0-based ``step`` (a function of the step number only)."""
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, self.steps) / self.steps))
+        return self.lr
 
     @classmethod
     def preset(cls, model: str, name: str) -> TrainConfig:
         table = {
             ("expert", "demo"): cls(steps=300, batch=16, lr=1e-3),
             ("expert", "paper"): cls(steps=250_000, batch=64, lr=1e-4, ckpt_every=10_000),
-            ("wav2lip", "demo"): cls(steps=250, batch=2, lr=3e-3),
+            # L1 alone for the first half (with the sync loss from step 0 the small generator often learned to fool
+            # the demo expert with mouth artefacts), and a higher lr decayed to ~0: baselines/README.md
+            ("wav2lip", "demo"): cls(steps=250, batch=2, lr=1e-2, sync_after=0.5, lr_schedule="cosine"),
             ("wav2lip", "paper"): cls(steps=250_000, batch=16, lr=1e-4, ckpt_every=3000),
         }
         return table[(model, name)]
@@ -113,6 +130,8 @@ def train_expert(data: str | Path, out: str | Path, preset: str = "demo", steps:
         faces, mel, y = dataset.expert_batch(np.random.default_rng([tcfg.seed, step]), tcfg.batch)
         a, v = model(mel.to(device), stack_window(faces.to(device)))
         loss = sync_bce(a, v, y.to(device))
+        for group in opt.param_groups:
+            group["lr"] = tcfg.lr_at(step)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -139,7 +158,8 @@ def train_wav2lip(data: str | Path, out: str | Path, preset: str = "demo", steps
                   expert: str | Path | None = None, device=None, progress: bool = True,
                   batch: int | None = None) -> dict:
     """Train the generator: (1 - w) * L1 + w * sync loss, w = syncnet_wt when an expert is given and good enough
-    (its training loss below EXPERT_GOOD_ENOUGH), else 0. Returns {step, l1, sync, syncnet_wt, path}."""
+    (its training loss below EXPERT_GOOD_ENOUGH) from step ``sync_after * steps`` on, else 0 (the sync loss is still
+    computed and logged). Returns {step, l1, sync, syncnet_wt, path}; syncnet_wt is the weight once on."""
     from tqdm import tqdm
 
     from stsa.device import resolve_device
@@ -173,7 +193,10 @@ def train_wav2lip(data: str | Path, out: str | Path, preset: str = "demo", steps
             window = pred.reshape(b, t, 3, h, w).permute(0, 2, 1, 3, 4)
             a, v = sync_model(sync_mel.to(device), stack_window(window))
             sync = sync_bce(a, v, torch.ones(b, device=device))
-        loss = wt * sync + (1 - wt) * l1
+        sync_w = wt if step >= tcfg.sync_after * tcfg.steps else 0.0
+        loss = sync_w * sync + (1 - sync_w) * l1
+        for group in opt.param_groups:
+            group["lr"] = tcfg.lr_at(step)
         opt.zero_grad()
         loss.backward()
         opt.step()
