@@ -4,10 +4,10 @@ Same frame order as the release: output frame i uses the 5-frame window of audio
 the audio) over the template frames ``seq[max(0, j)]``, where ``seq`` loops the template forward then backward; the
 guidance stage's centre prediction (clamped to 1) is rendered on template frame ``seq[i]`` (rows 64-127 zeroed),
 with 5 references sorted by mouth openness at ``linspace(0, n-1, 5)``. Unlike the release, every window of a chunk
-runs in one guidance batch, heatmaps are rendered and pose-encoded once per template frame, audio windows encoded
-once, only the centre slot of each window decoded (no keypoint heads), everything computed from
-the references alone (both stages' reference encoders, the renderer's reference features) once per video, the
-renderer is batched and no loss network (VGG19, CIL bound) runs.
+runs in one guidance batch, heatmaps are rendered and pose-encoded once per template frame, audio windows are
+encoded once, only the centre slot of each window is decoded (no keypoint heads), everything computed from the
+references alone (both stages' reference encoders, the renderer's reference features) once per video, the renderer
+is batched and no loss network (VGG19, CIL bound) runs.
 """
 
 from __future__ import annotations
@@ -193,8 +193,7 @@ class Dubber:
                 masked[:, :, half:] = 0
                 r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None], None, None,
                                   audio_t[i][:, None], references=references, with_cil=False)
-                img = r.image if hasattr(r, "image") else r
-                out[i] = (img.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+                out[i] = (r.image.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         return out
 
     def dub_faces_framewise(self, crops: np.ndarray, landmarks: np.ndarray, audio: np.ndarray,
