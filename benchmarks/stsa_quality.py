@@ -67,10 +67,11 @@ def main() -> None:
         ref_faces = torch.from_numpy(crops[refs]).permute(0, 3, 1, 2).float()[None] / 255.0        # (1,N,3,..)
         out = []
         with torch.inference_mode():
+            references = renderer.encode_references(ref_faces, ref_hm)  # once per clip, as Dubber.dub_faces
             for s in range(0, n, chunk):
-                b = min(chunk, n - s)
-                img = renderer(faces[s:s + b, None], face_hm[s:s + b, None], ref_faces.expand(b, -1, -1, -1, -1),
-                               ref_hm.expand(b, -1, -1, -1, -1), torch.from_numpy(audio[s:s + b, None])).image
+                img = renderer(faces[s:s + chunk, None], face_hm[s:s + chunk, None], None, None,
+                               torch.from_numpy(audio[s:s + chunk, None]), references=references,
+                               with_cil=False).image
                 out.append((img.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
         return np.concatenate(out)
 
