@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class ClipJob:
@@ -109,35 +107,3 @@ class Adapter:
         Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
         job.meta_path.write_text(json.dumps(meta, indent=2))
         return meta
-
-
-@dataclass
-class ClipArrays:
-    """The parts of a preprocessed clip adapters need."""
-
-    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
-    crops: np.ndarray  # (T, 128, 128, 3) uint8 RGB
-    boxes: np.ndarray  # (T, 4) int x1,y1,x2,y2
-    landmarks: np.ndarray  # (T, 131, 2) in [0,1] of the crop
-
-
-def load_clip_npz(clip_dir: str | Path) -> dict[str, np.ndarray]:
-    """clip.npz of a preprocessed clip; a missing file raises DatasetError naming it."""
-    from stsa.errors import DatasetError
-
-    path = Path(clip_dir) / "clip.npz"
-    if not path.is_file():
-        raise DatasetError(path, "clip.npz not found", "run `stsa-bench preprocess` for this clip")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
-
-
-def load_clip(clip_dir: str | Path) -> ClipArrays:
-    """Frames of video.mp4 plus crops, boxes, landmarks of clip.npz (frames cut to the shorter length)."""
-    from stsa.data.video import read_frames
-
-    z = load_clip_npz(clip_dir)
-    frames = read_frames(Path(clip_dir) / "video.mp4")
-    n = min(len(frames), len(z["crops"]))
-    return ClipArrays(frames[:n], z["crops"][:n], z["boxes"][:n].astype(np.int64),
-                      z["landmarks"][:n].astype(np.float32))

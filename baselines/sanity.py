@@ -13,15 +13,15 @@ import numpy as np
 
 def mouth_psnr(video: str | Path, clip_dir: str | Path) -> float:
     """PSNR (dB, RGB in [0,1]) of rows 64-127 of the 128 crops, per frame then averaged over frames."""
-    from baselines.base import load_clip_npz
+    from stsa.data.clip import ClipData
     from stsa.data.crops import crop_faces
     from stsa.data.video import read_frames
 
-    z = load_clip_npz(clip_dir)
+    clip = ClipData.load(clip_dir)
     frames = read_frames(video)
-    n = min(len(frames), len(z["crops"]))
-    out = crop_faces(frames[:n], z["boxes"][:n].astype(np.int64))[:, 64:].astype(np.float64) / 255
-    gt = z["crops"][:n, 64:].astype(np.float64) / 255
+    n = min(len(frames), clip.n_frames)
+    out = crop_faces(frames[:n], clip.boxes[:n])[:, 64:].astype(np.float64) / 255
+    gt = clip.crops[:n, 64:].astype(np.float64) / 255
     mse = ((out - gt) ** 2).reshape(n, -1).mean(axis=1)
     return float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12))))
 

@@ -1,31 +1,26 @@
-"""The STSA model as a table row: calls ``stsa.dub.dub_clips(jobs, checkpoint, device)`` (imported lazily)."""
+"""The STSA model as a table row: ``stsa.dub.Dubber`` loaded once, each preprocessed clip dubbed with its own
+video as the template (frames, crops, boxes, landmarks of the clip cache) and the job's audio."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from baselines.base import Adapter, AdapterStatus, ClipJob, sha256
 
 
 class STSAAdapter(Adapter):
-    """Options: ``checkpoint`` (passed to dub_clips as is; a path is hashed into the metadata)."""
+    """Options: ``checkpoint`` (a fine-tuned or merged stsa-bench checkpoint; default: the released weights)."""
 
     name, label, version = "stsa", "STSA", "stsa-bench"
 
-    def _dub_clips(self):
-        from stsa.dub import dub_clips
-
-        return dub_clips
+    def _checkpoint(self) -> Path | None:
+        ckpt = self.options.get("checkpoint")
+        return Path(ckpt).expanduser() if ckpt else None
 
     def status(self) -> AdapterStatus:
-        try:
-            self._dub_clips()
-        except (ImportError, AttributeError) as exc:
-            return AdapterStatus(False, f"stsa.dub.dub_clips is not available ({exc})", ["stsa/dub.py: dub_clips"])
-        ckpt = self.options.get("checkpoint")
-        if ckpt:
-            if not Path(ckpt).expanduser().exists():
+        ckpt = self._checkpoint()
+        if ckpt is not None:
+            if not ckpt.is_file():
                 return AdapterStatus(False, f"{ckpt}: STSA checkpoint not found (train: stsa-bench train)",
                                      [str(ckpt)])
             return AdapterStatus(True)
@@ -43,31 +38,16 @@ class STSAAdapter(Adapter):
         return AdapterStatus(True)
 
     def checkpoints(self) -> dict[str, str]:
-        ckpt = self.options.get("checkpoint")
-        if ckpt and Path(ckpt).expanduser().is_file():
-            return {str(ckpt): sha256(Path(ckpt).expanduser())}
-        return {}
+        ckpt = self._checkpoint()
+        return {str(ckpt): sha256(ckpt)} if ckpt is not None else {}
 
-    def dub(self, jobs: list[ClipJob], device=None) -> list[dict]:
-        st = self.status()
-        if not st.ready:
-            return [self.write_meta(j, "unavailable", st.reason, 0.0) for j in jobs]
-        for job in jobs:
-            Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        try:
-            results = self._dub_clips()(jobs, self.options.get("checkpoint"), device)
-        except Exception as exc:  # noqa: BLE001 - the run goes on with every clip marked failed
-            return [self.write_meta(j, "failed", f"{type(exc).__name__}: {exc}", 0.0) for j in jobs]
-        per_clip = (time.perf_counter() - t0) / max(1, len(jobs))
-        by_clip = {}
-        for r in results or []:
-            if isinstance(r, dict) and "clip" in r:
-                by_clip[r["clip"]] = r
-        rows = []
-        for job in jobs:
-            r = by_clip.get(job.clip_id, {})
-            ok = Path(job.out_path).is_file() and r.get("status", "ok") == "ok"
-            reason = r.get("reason", "") if ok else (r.get("reason") or f"{job.out_path} was not written")
-            rows.append(self.write_meta(job, "ok" if ok else "failed", reason, r.get("runtime_s", per_clip)))
-        return rows
+    def setup(self, device) -> None:
+        from stsa.dub import Dubber
+
+        self.dubber = Dubber.from_checkpoint(self._checkpoint(), device)
+
+    def dub_one(self, job: ClipJob) -> None:
+        from stsa.data.clip import ClipData
+        from stsa.dub import Template
+
+        self.dubber.dub(Template.from_clip(ClipData.load(job.clip_dir)), job.audio, job.out_path)

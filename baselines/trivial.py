@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.base import Adapter, AdapterStatus, ClipJob, load_clip
+from baselines.base import Adapter, AdapterStatus, ClipJob
 
 LOWER_HALF = 64  # first row of the lower half of a 128 crop
 
@@ -32,14 +32,12 @@ class GTAdapter(Adapter):
         remux_with_audio(Path(job.clip_dir) / "video.mp4", job.audio, job.out_path)
 
 
-def reference_index(landmarks: np.ndarray) -> int:
-    """The reference frame as in the release: frames sorted by mouth openness, the middle of the 5 picked at
-    linspace(0, n-1, 5) (i.e. the median-openness frame)."""
-    from stsa.data.landmarks import mouth_openness
+def reference_index(openness: np.ndarray) -> int:
+    """The reference frame: the middle of the release's 5 references (``select_references`` of the clip's mouth
+    openness, i.e. the median-openness frame)."""
+    from stsa.data.landmarks import select_references
 
-    order = np.argsort(mouth_openness(landmarks.astype(np.float32)), kind="stable")
-    picks = np.linspace(0, len(order) - 1, 5).astype(int)
-    return int(order[picks[2]])
+    return int(select_references(openness, 5)[2])
 
 
 def reference_copy_crops(crops: np.ndarray, ref: int) -> np.ndarray:
@@ -55,12 +53,13 @@ class ReferenceCopyAdapter(Adapter):
     name, label, version = "reference-copy", "Reference-copy", "median-openness-ref"
 
     def dub_one(self, job: ClipJob) -> None:
+        from stsa.data.clip import ClipData
         from stsa.data.crops import paste_faces
         from stsa.data.video import write_video
 
-        clip = load_clip(job.clip_dir)
-        faces = reference_copy_crops(clip.crops, reference_index(clip.landmarks))
-        write_video(job.out_path, paste_faces(clip.frames, faces, clip.boxes), audio=job.audio)
+        clip = ClipData.load(job.clip_dir)
+        faces = reference_copy_crops(clip.crops, reference_index(clip.openness))
+        write_video(job.out_path, paste_faces(clip.read_frames(), faces, clip.boxes), audio=job.audio)
 
     def status(self) -> AdapterStatus:
         return AdapterStatus(True)

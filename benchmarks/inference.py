@@ -49,6 +49,7 @@ def bench_inference(preset: str, frames: int, chunk: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from stsa.config import STSAConfig
+    from stsa.data.landmarks import mouth_openness
     from stsa.dub import Dubber
     from stsa.model import FaceRenderer, GuidancePredictor
 
@@ -56,19 +57,20 @@ def bench_inference(preset: str, frames: int, chunk: int) -> dict:
     cfg = getattr(STSAConfig, preset)()
     dubber = Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, "cpu", chunk=chunk)
     crops, lm = synthetic_template(12)
+    openness = mouth_openness(lm)
     audio = np.random.default_rng(1).normal(0, 1, (frames, cfg.audio_dim, cfg.audio_window)).astype(np.float32)
-    dubber.dub_faces(crops, lm, audio[:2])  # warm-up (allocator, oneDNN kernels)
+    dubber.dub_faces(crops, lm, openness, audio[:2])  # warm-up (allocator, oneDNN kernels)
     t0 = time.perf_counter()
-    slow = dubber.dub_faces_framewise(crops, lm, audio)
+    slow = dubber.dub_faces_framewise(crops, lm, openness, audio)
     t_slow = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fast = dubber.dub_faces(crops, lm, audio)
+    fast = dubber.dub_faces(crops, lm, openness, audio)
     t_fast = time.perf_counter() - t0
     diff = np.abs(fast.astype(int) - slow.astype(int))
     gflop = {}
     for name, run in (("release_order", dubber.dub_faces_framewise), ("batched", dubber.dub_faces)):
         with FlopCounterMode(display=False) as counter:  # load-independent: the compute-bound ceiling of the ratio
-            run(crops, lm, audio)
+            run(crops, lm, openness, audio)
         gflop[name] = counter.get_total_flops() / frames / 1e9
     return {"preset": preset, "frames": frames, "chunk": chunk, "threads": torch.get_num_threads(),
             "release_order_fps": round(frames / t_slow, 3), "release_order_s_per_frame": round(t_slow / frames, 3),
@@ -95,8 +97,8 @@ def bench_training(steps: int, clips: int, frames: int) -> dict:
             crops, lm = synthetic_template(frames, seed=c)
             mel = melspectrogram(rng.normal(0, 0.1, frames * 640).astype(np.float32))
             d = root / f"clip{c:03d}"
-            ClipData(crops, np.zeros((frames, 4), np.int32), lm.astype(np.float16), np.ones(frames, bool),
-                     mel).save(d)
+            ClipData(crops, np.tile(np.array([0, 0, 128, 128], np.int32), (frames, 1)), lm, np.ones(frames, bool),
+                     mel, points=lm * 128, frame_size=np.array([128, 128], np.int32)).save(d)
             write_status(d, {"status": "ok"})
         expert = Path(tmp) / "expert.pt"
         torch.save({"state_dict": SyncExpert(SyncExpertConfig.preset("demo")).state_dict()}, expert)

@@ -53,7 +53,7 @@ def main() -> None:
         crops = np.asarray(clip.crops)
         gt = crops[:args.frames]
         variants = degradations(gt)
-        variants["Reference-copy"] = reference_copy_crops(crops, reference_index(np.asarray(clip.landmarks)))[
+        variants["Reference-copy"] = reference_copy_crops(crops, reference_index(clip.openness))[
             :args.frames]
         gt_lips, gt_found = lip_landmarks(detector, gt)
         for name, pred in variants.items():

@@ -29,10 +29,12 @@ def main() -> None:
     from metrics.psnr import psnr_frames
     from stsa.data.clip import ClipData
     from stsa.data.facemesh import FaceMeshDetector
-    from stsa.dub import Dubber
+    from stsa.data.heatmaps import render_heatmaps
+    from stsa.data.landmarks import select_references
+    from stsa.dub import Dubber, to_uint8
     from stsa.model import FaceRenderer, GuidancePredictor
     from stsa.train.checkpoint import config_from_dict, load_checkpoint
-    from stsa.train.data import audio_windows, find_clips, heatmaps, select_references
+    from stsa.train.data import audio_windows, find_clips
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", type=Path, required=True, help="finetune checkpoint (or synthesis + --guidance)")
@@ -58,13 +60,15 @@ def main() -> None:
     def psnr(pred: np.ndarray, gt: np.ndarray) -> float:
         return float(np.minimum(psnr_frames(np.ascontiguousarray(pred), np.ascontiguousarray(gt)), 48.0).mean())
 
-    def render_gt_heatmaps(crops: np.ndarray, lm: np.ndarray, audio: np.ndarray, n: int, chunk: int = 8) -> np.ndarray:
-        """Stage 2 on frames 0..n-1 with their ground-truth face heatmaps -> (n,128,128,3) uint8."""
-        refs = select_references(lm, cfg.n_ref)
-        face_hm = torch.from_numpy(heatmaps(lm[:n], "face")).float()[:, None].expand(-1, 3, -1, -1)  # (n,3,128,128)
-        ref_hm = torch.from_numpy(heatmaps(lm[refs], "face")).float()[None, :, None].expand(-1, -1, 3, -1, -1)
-        faces = torch.from_numpy(crops[:n]).permute(0, 3, 1, 2).float() / 255.0                    # (n,3,128,128)
-        ref_faces = torch.from_numpy(crops[refs]).permute(0, 3, 1, 2).float()[None] / 255.0        # (1,N,3,..)
+    def render_gt_heatmaps(crops: np.ndarray, lm: np.ndarray, openness: np.ndarray, audio: np.ndarray, n: int,
+                           chunk: int = 8) -> np.ndarray:
+        """Stage 2 on frames 0..n-1 with their ground-truth face heatmaps -> (n,128,128,3) uint8 RGB."""
+        refs = select_references(openness, cfg.n_ref)
+        face_hm = torch.from_numpy(render_heatmaps(lm[:n], "face"))[:, None].expand(-1, 3, -1, -1)  # (n,3,128,128)
+        ref_hm = torch.from_numpy(render_heatmaps(lm[refs], "face"))[None, :, None].expand(-1, -1, 3, -1, -1)
+        bgr = np.ascontiguousarray(crops[..., ::-1])  # the networks see BGR
+        faces = torch.from_numpy(bgr[:n]).permute(0, 3, 1, 2).float() / 255.0                      # (n,3,128,128)
+        ref_faces = torch.from_numpy(bgr[refs]).permute(0, 3, 1, 2).float()[None] / 255.0          # (1,N,3,..)
         out = []
         with torch.inference_mode():
             references = renderer.encode_references(ref_faces, ref_hm)  # once per clip, as Dubber.dub_faces
@@ -72,7 +76,7 @@ def main() -> None:
                 img = renderer(faces[s:s + chunk, None], face_hm[s:s + chunk, None], None, None,
                                torch.from_numpy(audio[s:s + chunk, None]), references=references,
                                with_cil=False).image
-                out.append((img.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+                out.append(to_uint8(img, cfg.inference.quantise)[..., ::-1])
         return np.concatenate(out)
 
     scores: dict[str, dict[str, list[float]]] = {m: {"psnr": [], "psnr_lower": [], "liplmd": []}
@@ -82,9 +86,9 @@ def main() -> None:
         n = min(args.frames, clip.n_frames)
         crops, lm = np.asarray(clip.crops), np.asarray(clip.landmarks, np.float32)
         audio = audio_windows(clip.mel, clip.wav2vec, clip.n_frames, cfg.audio)[:n]
-        preds = {"STSA": dubber.dub_faces(crops, lm, audio),
-                 "STSA, GT heatmaps": render_gt_heatmaps(crops, lm, audio, n),
-                 "Reference-copy": reference_copy_crops(crops, reference_index(lm))[:n]}
+        preds = {"STSA": dubber.dub_faces(crops, lm, clip.openness, audio),
+                 "STSA, GT heatmaps": render_gt_heatmaps(crops, lm, clip.openness, audio, n),
+                 "Reference-copy": reference_copy_crops(crops, reference_index(clip.openness))[:n]}
         gt = crops[:n]
         gt_lips, gt_found = lip_landmarks(detector, gt)
         for name, pred in preds.items():

@@ -112,11 +112,33 @@ class RendererConfig:
 
 
 @dataclass
+class InferenceConfig:
+    """How dubbing turns the renderer's output into video frames (the model itself is unchanged by these).
+
+    The release (paper preset): the output is truncated to uint8 (``astype(uint8)``) and pasted back through the
+    convex hull of the face contour, blurred (Gaussian 21x21, sigma 11), so pixels outside the face keep the
+    template's; its contour comes from a 68-point detector (jaw + brows), ours from the FaceMesh oval + brow points
+    (``stsa.data.landmarks.HULL``). Alternatives: ``quantise="round"`` (unbiased), ``paste="box"`` (the whole
+    crop box through a feathered box mask).
+    """
+
+    quantise: Literal["truncate", "round"] = "truncate"
+    paste: Literal["hull", "box"] = "hull"
+
+    def __post_init__(self) -> None:
+        if self.quantise not in ("truncate", "round"):
+            raise ValueError(f"quantise must be 'truncate' or 'round', got {self.quantise!r}")
+        if self.paste not in ("hull", "box"):
+            raise ValueError(f"paste must be 'hull' or 'box', got {self.paste!r}")
+
+
+@dataclass
 class STSAConfig:
     """Both stages plus the audio front end and the training switches of the Table III ablations."""
 
     guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
     renderer: RendererConfig = field(default_factory=RendererConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
     T: int = 5
     n_ref: int = 5
     audio: AudioFrontEnd = "wav2vec"

@@ -27,9 +27,19 @@ class Template:
     """A template video's faces at 25 fps (n frames)."""
 
     frames: np.ndarray  # (n,H,W,3) uint8 RGB full frames
-    crops: np.ndarray  # (n,128,128,3) uint8
+    crops: np.ndarray  # (n,128,128,3) uint8 RGB
     boxes: np.ndarray  # (n,4) int x1,y1,x2,y2
-    landmarks: np.ndarray  # (n,131,2) float32 in [0,1] of the crop
+    landmarks: np.ndarray  # (n,131,2) float32, normalised by the release's float face bounds
+    points: np.ndarray  # (n,131,2) float32 the same landmarks in frame pixels
+    openness: np.ndarray  # (n,) mouth openness in full-frame normalised coordinates (reference selection)
+
+    @classmethod
+    def from_clip(cls, clip) -> Template:
+        """A preprocessed clip (stsa.data.clip.ClipData) as the template: its video.mp4 frames and arrays."""
+        from stsa.data.video import read_frames
+
+        return cls(read_frames(clip.video_path), clip.crops, clip.boxes, np.asarray(clip.landmarks, np.float32),
+                   np.asarray(clip.points, np.float32), clip.openness)
 
 
 def frame_sequence(n_template: int, n_out: int) -> np.ndarray:
@@ -44,8 +54,9 @@ def window_indices(n_out: int, t: int = 5) -> np.ndarray:
     return np.arange(n_out)[:, None] + np.arange(t)[None, :] - HALF_WINDOW
 
 
-def read_template(video: str | Path, margin_px: int = 5) -> Template:
-    """Decode a template at 25 fps (re-encoded when needed), FaceMesh every frame, release crop boxes.
+def read_template(video: str | Path, margin_px: float = 5.0) -> Template:
+    """Decode a template at 25 fps (re-encoded when needed), FaceMesh every frame, the release's face bounds,
+    crop boxes and landmark normalisation (stsa.data.preprocess).
 
     Raises MediaError for unreadable files and NoFaceError when no frame has a face; short gaps are interpolated.
     """
@@ -53,8 +64,8 @@ def read_template(video: str | Path, margin_px: int = 5) -> Template:
 
     from stsa.data.crops import crop_faces
     from stsa.data.facemesh import FaceMeshDetector
-    from stsa.data.landmarks import select_131
-    from stsa.data.preprocess import face_boxes, interpolate_missing, normalise_landmarks
+    from stsa.data.landmarks import mouth_openness, select_131
+    from stsa.data.preprocess import face_bounds, face_boxes, interpolate_missing, normalise_landmarks
     from stsa.data.video import FPS, normalise_video, probe, read_frames
     from stsa.errors import MediaError, NoFaceError
 
@@ -75,20 +86,23 @@ def read_template(video: str | Path, margin_px: int = 5) -> Template:
         raise NoFaceError(video, "no face found in any frame", "use a template video showing one frontal face")
     points = interpolate_missing(select_131(mesh), found)
     h, w = frames.shape[1:3]
-    boxes = face_boxes(points, w, h, margin_px)
-    return Template(frames, crop_faces(frames, boxes), boxes,
-                    normalise_landmarks(points, boxes).astype(np.float32))
+    bounds = face_bounds(points, w, h, margin_px)
+    boxes = face_boxes(bounds, w, h)
+    openness = mouth_openness(points.astype(np.float64) / np.array([w, h], np.float64))
+    return Template(frames, crop_faces(frames, boxes), boxes, normalise_landmarks(points, bounds), points, openness)
 
 
 def audio_features(audio: str | Path, frontend: str) -> tuple[np.ndarray, int]:
-    """Per-output-frame audio windows (n_out, A, W) for a wav of any length, and n_out (25 fps)."""
-    from stsa.data.audio import SAMPLE_RATE, load_wav, mel_windows, melspectrogram, wav2vec_windows
+    """Per-output-frame audio windows (n_out, A, W) for a wav of any length, and n_out: the release's frame count
+    (one frame per wav2vec chunk, ``stsa.data.audio.output_frame_count``) for both front ends."""
+    from stsa.data.audio import load_wav, mel_windows, melspectrogram, output_frame_count, wav2vec_windows
     from stsa.errors import MediaError
 
     wav = load_wav(audio)
-    n_out = int(round(len(wav) * 25 / SAMPLE_RATE))
+    n_out = output_frame_count(len(wav))
     if n_out < 1:
-        raise MediaError(audio, "audio shorter than one video frame (40 ms)", "pass a longer audio file")
+        raise MediaError(audio, "audio too short for one video frame (the release needs >= 3 frames, 120 ms)",
+                         "pass a longer audio file")
     if frontend == "mel":
         return mel_windows(melspectrogram(wav), n_out).astype(np.float32), n_out
     from stsa.data.preprocess import wav2vec_features
@@ -96,6 +110,15 @@ def audio_features(audio: str | Path, frontend: str) -> tuple[np.ndarray, int]:
 
     feats = wav2vec_features(wav, resolve("wav2vec2_base_960h"))
     return wav2vec_windows(feats, n_out).astype(np.float32), n_out
+
+
+def to_uint8(images, mode: str) -> np.ndarray:
+    """(B,3,H,W) float in [0,1] (torch) -> (B,H,W,3) uint8: ``truncate`` as the release's ``astype(uint8)``, or
+    ``round``."""
+    x = images.float().clamp(0, 1) * 255
+    if mode == "round":
+        x = x.round()
+    return x.byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 class Dubber:
@@ -114,11 +137,10 @@ class Dubber:
         self.chunk = chunk
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path | None, device=None, half: bool = False,
-                        config: str = "paper") -> Dubber:
-        """A fine-tuned (or merged) stsa-bench checkpoint; a synthesis checkpoint takes stage 1 from the
-        ``guidance.pt`` beside it; ``None`` = the released STSA weights (stsa.weights ``stsa_heatmap`` +
-        ``stsa_face``; WeightsError when missing)."""
+    def from_checkpoint(cls, checkpoint: str | Path | None, device=None, half: bool = False) -> Dubber:
+        """A fine-tuned (or merged: `stsa-bench train --stage finetune --ablation no_ft`) stsa-bench checkpoint
+        holding both stages; ``None`` = the released STSA weights (stsa.weights ``stsa_heatmap`` + ``stsa_face``,
+        paper preset; WeightsError when missing)."""
         from stsa.model import FaceRenderer, GuidancePredictor
 
         if checkpoint is None:
@@ -134,37 +156,35 @@ class Dubber:
 
         ckpt = load_checkpoint(checkpoint)
         cfg = config_from_dict(ckpt["config"])
-        models = dict(ckpt["models"])
-        sibling = Path(checkpoint).with_name("guidance.pt")
-        if "guidance" not in models and "renderer" in models and sibling.is_file():
-            # a synthesis checkpoint (the w/o fine-tuning variant): stage 1 from the guidance.pt beside it
-            models["guidance"] = load_checkpoint(sibling)["models"]["guidance"]
+        models = ckpt["models"]
         if "guidance" not in models or "renderer" not in models:
             raise WeightsError(checkpoint, f"holds only {sorted(models)}; dubbing needs both stages",
-                               "pass the fine-tuned checkpoint (or `stsa-bench train --stage finetune --steps 0 "
-                               "--init GUIDANCE --init SYNTHESIS` to merge the two stages)")
+                               "pass the fine-tuned checkpoint (or merge the two stages without fine-tuning: "
+                               "`stsa-bench train --stage finetune --ablation no_ft --init GUIDANCE --init "
+                               "SYNTHESIS`)")
         guidance, renderer = GuidancePredictor(cfg), FaceRenderer(cfg)
         guidance.load_state_dict(models["guidance"])
         renderer.load_state_dict(models["renderer"])
         return cls(guidance, renderer, cfg, device, half)
 
-    def dub_faces(self, crops: np.ndarray, landmarks: np.ndarray, audio: np.ndarray,
+    def dub_faces(self, crops: np.ndarray, landmarks: np.ndarray, openness: np.ndarray, audio: np.ndarray,
                   progress: bool = False) -> np.ndarray:
-        """Template crops (n,128,128,3) uint8 + landmarks (n,131,2) + audio windows (n_out,A,W) ->
-        generated faces (n_out,128,128,3) uint8."""
+        """Template crops (n,128,128,3) uint8 RGB + landmarks (n,131,2) + mouth openness (n,) + audio windows
+        (n_out,A,W) -> generated faces (n_out,128,128,3) uint8 RGB (the networks see BGR, as the release's)."""
         import torch
         from tqdm import tqdm
 
-        from stsa.train.data import heatmaps, select_references
+        from stsa.data.heatmaps import render_heatmaps
+        from stsa.data.landmarks import select_references
 
         t, dev, dt = self.cfg.T, self.device, self.dtype
         n_out = len(audio)
         seq = frame_sequence(len(crops), n_out + t)  # windows reach past the last output frame
         win = window_indices(n_out, t)  # (n_out,T)
-        refs = select_references(landmarks, self.cfg.n_ref)
-        pose_hm = torch.from_numpy(heatmaps(landmarks, "pose")).to(dev, dt)[:, None]  # (n,1,128,128)
-        ref_hm = torch.from_numpy(heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]  # (1,N,1,..)
-        faces = torch.from_numpy(crops).to(dev).permute(0, 3, 1, 2)  # (n,3,128,128) uint8
+        refs = select_references(openness, self.cfg.n_ref)
+        pose_hm = torch.from_numpy(render_heatmaps(landmarks, "pose")).to(dev, dt)[:, None]  # (n,1,128,128)
+        ref_hm = torch.from_numpy(render_heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]  # (1,N,1,..)
+        faces = torch.from_numpy(np.ascontiguousarray(crops[..., ::-1])).to(dev).permute(0, 3, 1, 2)  # (n,3,..) BGR
         ref_faces = faces[refs].to(dt)[None] / 255.0  # (1,N,3,128,128)
         used = np.unique(seq[np.maximum(win, 0)])  # template frames some window shows
         audio_t = torch.from_numpy(np.concatenate([audio, np.zeros((1, *audio.shape[1:]), audio.dtype)]))
@@ -193,18 +213,19 @@ class Dubber:
                 masked[:, :, half:] = 0
                 r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None], None, None,
                                   audio_t[i][:, None], references=references, with_cil=False)
-                out[i] = (r.image.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+                out[i] = to_uint8(r.image, self.cfg.inference.quantise)[..., ::-1]  # BGR -> RGB
         return out
 
-    def dub_faces_framewise(self, crops: np.ndarray, landmarks: np.ndarray, audio: np.ndarray,
-                            run_perceptual: bool = True) -> np.ndarray:
+    def dub_faces_framewise(self, crops: np.ndarray, landmarks: np.ndarray, openness: np.ndarray,
+                            audio: np.ndarray, run_perceptual: bool = True) -> np.ndarray:
         """The release's execution order, kept as the reference for ``dub_faces``: per output frame, heatmaps of
         the 5-frame window rendered, stage 1 on that one window, the renderer on one frame, and (like the
         release's forward) the VGG19 perceptual loss of the output against the input face when the renderer
         holds one. Same inputs and weights -> same faces as ``dub_faces``."""
         import torch
 
-        from stsa.train.data import heatmaps, select_references
+        from stsa.data.heatmaps import render_heatmaps
+        from stsa.data.landmarks import select_references
 
         t, dev, dt = self.cfg.T, self.device, self.dtype
         n_out = len(audio)
@@ -212,18 +233,19 @@ class Dubber:
         perceptual = getattr(self.renderer, "perceptual", None) if run_perceptual else None
         out = np.empty((n_out, *crops.shape[1:]), np.uint8)
         zeros = np.zeros(audio.shape[1:], audio.dtype)
+        bgr = np.ascontiguousarray(crops[..., ::-1])  # the networks see BGR
         with torch.inference_mode():
-            refs = select_references(landmarks, self.cfg.n_ref)
-            ref_hm = torch.from_numpy(heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]
-            ref_faces = torch.from_numpy(crops[refs]).to(dev, dt).permute(0, 3, 1, 2)[None] / 255.0
+            refs = select_references(openness, self.cfg.n_ref)
+            ref_hm = torch.from_numpy(render_heatmaps(landmarks[refs], "face")).to(dev, dt)[None, :, None]
+            ref_faces = torch.from_numpy(bgr[refs]).to(dev, dt).permute(0, 3, 1, 2)[None] / 255.0
             for i in range(n_out):
                 js = range(i - HALF_WINDOW, i - HALF_WINDOW + t)
                 a = np.stack([audio[j] if 0 <= j < n_out else zeros for j in js])
                 frames = [int(seq[max(0, j)]) for j in js]
-                pose = torch.from_numpy(heatmaps(landmarks[frames], "pose")).to(dev, dt)[None, :, None]
+                pose = torch.from_numpy(render_heatmaps(landmarks[frames], "pose")).to(dev, dt)[None, :, None]
                 heat, _ = self.guidance(torch.from_numpy(a).to(dev, dt)[None], pose, ref_hm)
                 centre = heat[HALF_WINDOW:HALF_WINDOW + 1].clamp(max=1.0)  # (1,1,128,128)
-                face = torch.from_numpy(crops[seq[i]]).to(dev, dt).permute(2, 0, 1)[None] / 255.0
+                face = torch.from_numpy(bgr[seq[i]]).to(dev, dt).permute(2, 0, 1)[None] / 255.0
                 masked = face.clone()
                 masked[:, :, face.shape[-2] // 2:] = 0
                 r = self.renderer(masked[:, None], centre.expand(-1, 3, -1, -1)[:, None], ref_faces,
@@ -231,53 +253,31 @@ class Dubber:
                                   torch.from_numpy(audio[i]).to(dev, dt)[None, None])
                 if perceptual is not None:
                     perceptual(r.image, face)
-                out[i] = (r.image.float().clamp(0, 1) * 255).round().byte()[0].permute(1, 2, 0).cpu().numpy()
+                out[i] = to_uint8(r.image, self.cfg.inference.quantise)[0, ..., ::-1]
         return out
 
     def dub(self, template: Template, audio_path: str | Path, out: str | Path,
             crop_out: str | Path | None = None, progress: bool = False) -> dict:
         """Dub ``template`` with ``audio_path``; write the full-frame video (and the 128x128 crop video)."""
-        from stsa.data.crops import paste_faces
+        from stsa.data.crops import paste_faces, paste_faces_hull
+        from stsa.data.landmarks import HULL
         from stsa.data.video import write_video
 
         t0 = time.perf_counter()
         windows, n_out = audio_features(audio_path, self.cfg.audio)
-        gen = self.dub_faces(template.crops, template.landmarks, windows, progress)
+        gen = self.dub_faces(template.crops, template.landmarks, template.openness, windows, progress)
         t_model = time.perf_counter() - t0
         seq = frame_sequence(len(template.crops), n_out)
         if crop_out is not None:
             write_video(crop_out, gen, audio=audio_path)
-        full = paste_faces(template.frames[seq], gen, template.boxes[seq])
+        if self.cfg.inference.paste == "hull":
+            full = paste_faces_hull(template.frames[seq], gen, template.boxes[seq],
+                                    template.points[seq][:, list(HULL)])
+        else:
+            full = paste_faces(template.frames[seq], gen, template.boxes[seq])
         write_video(out, full, audio=audio_path)
         return {"frames": n_out, "model_s": round(t_model, 3), "total_s": round(time.perf_counter() - t0, 3),
                 "fps": round(n_out / max(t_model, 1e-9), 3)}
-
-
-def dub_clips(jobs: list, checkpoint: Path | None, device=None) -> list[dict]:
-    """Dub preprocessed clips (baselines.base.ClipJob: clip_id, clip_dir, audio, out_path) with one model load.
-
-    The template is the clip's own ``video.mp4`` with its crops, boxes and landmarks; the output has the ground
-    truth's frame size at 25 fps with the job's audio muxed. One failing clip is recorded and the others go on.
-    -> one row per job: ``{clip, status, reason, runtime_s, frames}``.
-    """
-    from stsa.data.clip import ClipData
-    from stsa.data.video import read_frames
-
-    dubber = Dubber.from_checkpoint(checkpoint, device)
-    rows = []
-    for job in jobs:
-        t0 = time.perf_counter()
-        try:
-            clip = ClipData.load(job.clip_dir)
-            template = Template(read_frames(clip.video_path), clip.crops, clip.boxes,
-                                np.asarray(clip.landmarks, np.float32))
-            info = dubber.dub(template, job.audio, job.out_path)
-            rows.append({"clip": job.clip_id, "status": "ok", "reason": "",
-                         "runtime_s": round(time.perf_counter() - t0, 3), "frames": info["frames"]})
-        except Exception as exc:  # noqa: BLE001 - one bad clip never sinks a run
-            rows.append({"clip": job.clip_id, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
-                         "runtime_s": round(time.perf_counter() - t0, 3), "frames": 0})
-    return rows
 
 
 def register(subparsers) -> None:

@@ -20,6 +20,7 @@ def make_clip(clip_dir: Path, n_frames: int = 30, height: int = 120, width: int 
     import soundfile as sf
 
     from stsa.data.audio import SAMPLE_RATE, melspectrogram
+    from stsa.data.clip import ClipData
     from stsa.data.crops import crop_faces
     from stsa.data.landmarks import LOWER_LIP_MID, N_LANDMARKS, UPPER_LIP_MID
     from stsa.data.video import write_video
@@ -53,9 +54,9 @@ def make_clip(clip_dir: Path, n_frames: int = 30, height: int = 120, width: int 
     landmarks = rng.uniform(0.2, 0.8, (n_frames, N_LANDMARKS, 2)).astype(np.float32)
     landmarks[:, UPPER_LIP_MID] = np.stack([np.full(n_frames, 0.5), 0.72 - 0.06 * openness], 1)
     landmarks[:, LOWER_LIP_MID] = np.stack([np.full(n_frames, 0.5), 0.74 + 0.06 * openness], 1)
-    np.savez(clip_dir / "clip.npz", crops=crop_faces(decoded, boxes), boxes=boxes,
-             landmarks=landmarks.astype(np.float16), detected=np.ones(n_frames, bool),
-             mel=melspectrogram(wav))
+    points = landmarks * (boxes[:, None, 2:] - boxes[:, None, :2]) + boxes[:, None, :2]  # in frame pixels
+    ClipData(crop_faces(decoded, boxes), boxes, landmarks, np.ones(n_frames, bool), melspectrogram(wav),
+             points=points.astype(np.float32), frame_size=np.array([height, width], np.int32)).save(clip_dir)
     (clip_dir / "status.json").write_text(json.dumps({"clip": clip_dir.name, "status": "ok", "reason": "",
                                                       "n_frames": n_frames, "fps_in": 25.0, "fps_out": 25}))
     return clip_dir

@@ -54,7 +54,8 @@ def make_corpus(root: Path, n_clips: int = 2, n_frames: int = 12, seed: int = 0)
         mel = melspectrogram(rng.normal(0, 0.1, n_frames * 640).astype(np.float32))
         boxes = np.tile(np.array([10, 10, 138, 138], np.int32), (n_frames, 1))
         clip_dir = root / f"spk{c}" / "00001"
-        ClipData(crops, boxes, face_landmarks(n_frames, rng).astype(np.float16), np.ones(n_frames, bool),
-                 mel).save(clip_dir)
+        landmarks = face_landmarks(n_frames, rng)
+        ClipData(crops, boxes, landmarks, np.ones(n_frames, bool), mel, points=landmarks * 128 + 10,
+                 frame_size=np.array([148, 148], np.int32)).save(clip_dir)
         write_status(clip_dir, {"clip": f"spk{c}/00001", "status": "ok", "n_frames": n_frames})
     return root

@@ -167,28 +167,6 @@ def test_baselines_run_cli(clip, tmp_path, capsys):
     assert "1 clips" in capsys.readouterr().out
 
 
-def test_stsa_adapter_maps_dub_clips_rows(clip, tmp_path, monkeypatch):
-    from baselines.stsa_adapter import STSAAdapter
-    from baselines.trivial import remux_with_audio
-
-    calls = []
-
-    def fake_dub_clips(jobs, checkpoint, device):
-        calls.append((len(jobs), checkpoint, device))
-        remux_with_audio(clip / "video.mp4", jobs[0].audio, jobs[0].out_path)
-        return [{"clip": jobs[0].clip_id, "status": "ok", "reason": "", "runtime_s": 1.5},
-                {"clip": jobs[1].clip_id, "status": "rejected", "reason": "no face", "runtime_s": 0.1}]
-
-    monkeypatch.setattr(STSAAdapter, "_dub_clips", lambda self: fake_dub_clips)
-    ckpt = tmp_path / "stsa.pt"
-    ckpt.write_bytes(b"x")
-    jobs = [_job(clip, tmp_path), _job(clip, tmp_path, "spk1/00002")]
-    df = run_method("stsa", {"checkpoint": str(ckpt)}, jobs, device="cpu")
-    assert calls == [(2, str(ckpt), "cpu")]
-    assert list(df["status"]) == ["ok", "failed"] and df.loc[1, "reason"] == "no face"
-    assert df.loc[0, "runtime"] == 1.5
-
-
 @pytest.mark.parametrize("name", ["wav2lip-official", "pc-avs", "talklip", "ip-lap", "dinet", "musetalk"])
 def test_every_official_command_is_an_argument_list(name, clip, tmp_path):
     """Each method's prepare step and command build without a shell; the repo path (with spaces) stays one arg."""

@@ -41,8 +41,10 @@ def test_reference_copy_keeps_upper_half_and_replaces_lower(clip, tmp_path):
     job = _job(clip, tmp_path)
     df = run_method("reference-copy", {}, [job])
     assert df.loc[0, "status"] == "ok", df.loc[0, "reason"]
-    with np.load(clip / "clip.npz") as z:
-        boxes, gt_crops, lms = z["boxes"], z["crops"], z["landmarks"]
+    from stsa.data.clip import ClipData
+
+    gt_clip = ClipData.load(clip)
+    boxes, gt_crops = gt_clip.boxes, gt_clip.crops
     out = read_frames(job.out_path)
     assert out.shape == read_frames(clip / "video.mp4").shape and probe(job.out_path).has_audio
     crops = crop_faces(out, boxes).astype(np.float32)
@@ -51,7 +53,7 @@ def test_reference_copy_keeps_upper_half_and_replaces_lower(clip, tmp_path):
     upper_err = np.abs(crops[:, 8:56, 8:120] - gt[:, 8:56, 8:120]).mean()
     assert upper_err < 4.0, upper_err
     # lower half: the reference frame's, not the frame's own (the mouth moves in this clip)
-    ref = reference_index(lms.astype(np.float32))
+    ref = reference_index(gt_clip.openness)
     lower = crops[:, 72:120, 8:120]
     err_ref = np.abs(lower - gt[ref, 72:120, 8:120]).mean()
     err_own = np.abs(lower - gt[:, 72:120, 8:120]).mean()
@@ -60,10 +62,7 @@ def test_reference_copy_keeps_upper_half_and_replaces_lower(clip, tmp_path):
 
 def test_reference_index_is_the_median_openness_frame():
     from baselines.trivial import reference_index
-    from stsa.data.landmarks import LOWER_LIP_MID
 
-    lms = np.zeros((9, 131, 2), np.float32)
     openness = np.array([5, 1, 9, 3, 7, 2, 8, 4, 6], np.float32)
-    lms[:, LOWER_LIP_MID, 1] = openness
-    assert reference_index(lms) == int(np.argsort(openness)[4])  # openness 5 -> frame 0
-    assert reference_index(lms) == 0
+    assert reference_index(openness) == int(np.argsort(openness)[4])  # openness 5 -> frame 0
+    assert reference_index(openness) == 0

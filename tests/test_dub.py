@@ -8,7 +8,7 @@ import pytest
 import torch
 from stsa_tiny import face_landmarks, make_corpus, tiny_config
 
-from stsa.dub import Dubber, dub_clips, frame_sequence, read_template, window_indices
+from stsa.dub import Dubber, frame_sequence, read_template, window_indices
 
 
 @pytest.fixture(autouse=True)
@@ -47,9 +47,10 @@ def test_batched_equals_release_order(dubber):
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 255, (7, 128, 128, 3), dtype=np.uint8)
     lm = face_landmarks(7, rng)
+    openness = rng.uniform(size=7)
     audio = rng.normal(0, 1, (6, 80, 16)).astype(np.float32)
-    fast = dubber.dub_faces(crops, lm, audio)
-    slow = dubber.dub_faces_framewise(crops, lm, audio)
+    fast = dubber.dub_faces(crops, lm, openness, audio)
+    slow = dubber.dub_faces_framewise(crops, lm, openness, audio)
     assert fast.shape == (6, 128, 128, 3)
     diff = np.abs(fast.astype(int) - slow.astype(int))
     assert diff.max() <= 1 and diff.mean() < 1e-3  # float summation order only
@@ -78,10 +79,10 @@ def test_batched_encodes_references_once_per_video(dubber):
 
     hooks = [m.register_forward_hook(counter(k)) for k, m in watched.items()]
     try:
-        dubber.dub_faces(crops, lm, audio)
+        dubber.dub_faces(crops, lm, np.arange(7.0), audio)
         batched = dict(seen)
         seen.update({k: 0 for k in seen})
-        dubber.dub_faces_framewise(crops, lm, audio)
+        dubber.dub_faces_framewise(crops, lm, np.arange(7.0), audio)
     finally:
         for h in hooks:
             h.remove()
@@ -116,21 +117,23 @@ def test_dub_real_template_with_trimmed_audio(real_clips, dubber, tmp_path):
     assert (c.width, c.height, c.n_frames) == (128, 128, 30)
 
 
-def test_dub_clips_checkpoint_jobs(tmp_path, dubber):
+def test_stsa_adapter_dubs_checkpoint_jobs(tmp_path, dubber):
+    """The workflow's path: the STSA adapter loads the checkpoint once and dubs each preprocessed clip with its own
+    video as the template; a missing clip is a failed row, the others go on."""
+    import soundfile as sf
+
     from baselines.base import ClipJob
+    from baselines.run import run_method
+    from stsa.data.clip import ClipData
     from stsa.data.video import probe, write_video
     from stsa.train.checkpoint import config_to_dict, save_checkpoint
 
     root = make_corpus(tmp_path / "pre", n_clips=1, n_frames=8)
     clip_dir = root / "spk0" / "00001"
-    from stsa.data.clip import ClipData
-
     clip = ClipData.load(clip_dir)
     frames = np.zeros((8, 148, 148, 3), np.uint8)
     frames[:, 10:138, 10:138] = clip.crops
     write_video(clip.video_path, frames)
-    import soundfile as sf
-
     sf.write(tmp_path / "drive.wav", np.random.default_rng(0).normal(0, 0.1, 8 * 640), 16000)
     ckpt = tmp_path / "stsa.pt"
     save_checkpoint(ckpt, {"stage": "finetune", "step": 0, "config": config_to_dict(dubber.cfg),
@@ -138,9 +141,8 @@ def test_dub_clips_checkpoint_jobs(tmp_path, dubber):
                                       "renderer": dubber.renderer.state_dict()}})
     jobs = [ClipJob("spk0/00001", clip_dir, tmp_path / "drive.wav", tmp_path / "out" / "a.mp4"),
             ClipJob("missing", tmp_path / "nope", tmp_path / "drive.wav", tmp_path / "out" / "b.mp4")]
-    rows = dub_clips(jobs, ckpt, device="cpu")
-    assert rows[0]["status"] == "ok" and rows[0]["frames"] == 8
-    assert rows[1]["status"] == "failed" and "nope" in rows[1]["reason"]
+    rows = run_method("stsa", {"checkpoint": str(ckpt)}, jobs, device="cpu")
+    assert list(rows["status"]) == ["ok", "failed"] and "nope" in rows.loc[1, "reason"]
     info = probe(tmp_path / "out" / "a.mp4")
     assert (info.width, info.height, info.n_frames, info.fps) == (148, 148, 8, 25)
 

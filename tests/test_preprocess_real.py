@@ -51,8 +51,9 @@ def test_real_clips_ok(real_out: dict, detector) -> None:
         t = d.n_frames
         assert t == probe(src).n_frames == row["n_frames"]
         assert d.crops.shape == (t, 128, 128, 3) and d.crops.dtype == np.uint8
-        assert d.landmarks.shape == (t, 131, 2) and d.landmarks.dtype == np.float16
-        assert d.landmarks.min() >= 0 and d.landmarks.max() <= 1
+        assert d.landmarks.shape == (t, 131, 2) and d.landmarks.dtype == np.float32
+        assert d.points.shape == (t, 131, 2) and tuple(d.frame_size) == (224, 224)
+        assert d.landmarks.min() > 0 and d.landmarks.max() < 1  # inside the +-5 px margins
         assert d.detected.all() and d.boxes.dtype == np.int32
         assert (d.boxes[:, 2] > d.boxes[:, 0]).all() and (d.boxes[:, 3] > d.boxes[:, 1]).all()
         assert d.boxes[:, [0, 1]].min() >= 0 and d.boxes[:, [2, 3]].max() <= 224
@@ -66,13 +67,14 @@ def test_real_clips_ok(real_out: dict, detector) -> None:
         assert (info.samplerate, info.channels, info.frames) == (16000, 1, t * 640)
         np.testing.assert_allclose(d.mel, melspectrogram(load_wav(d.audio_path)), atol=1e-6)
         assert d.mel.shape == (80, t * 640 // 200 + 1)
-    # landmarks map back to an independent FaceMesh run on a decoded frame (within float16 precision)
+    # landmarks are an independent FaceMesh run on a decoded frame, normalised by the float bounds (+-5 px)
     d = ClipData.load(real_out["out"] / "00010")
     frame = read_frames(d.video_path)[17]
     ref = select_131(detector.detect(frame))
+    np.testing.assert_array_equal(d.points[17], ref)
+    lo, hi = np.maximum(ref.min(0) - 5.0, 0), np.minimum(ref.max(0) + 5.0, 224)
+    np.testing.assert_allclose(d.landmarks[17], (ref - lo) / (hi - lo), atol=1e-6)
     x1, y1, x2, y2 = d.boxes[17]
-    back = d.landmarks[17].astype(np.float32) * [x2 - x1, y2 - y1] + [x1, y1]
-    np.testing.assert_allclose(back, ref, atol=0.25)
     # crop box = min/max of the 131 points +- 5 px, truncated to int
     assert x1 == int(max(ref[:, 0].min() - 5, 0)) and x2 == int(min(ref[:, 0].max() + 5, 224))
     assert y1 == int(max(ref[:, 1].min() - 5, 0)) and y2 == int(min(ref[:, 1].max() + 5, 224))

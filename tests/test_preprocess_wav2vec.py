@@ -58,7 +58,7 @@ def test_preprocess_with_and_without_wav2vec(face_video: Path, tmp_path: Path, t
     row = preprocess_clip(Clip("w", face_video, None, "test"), tmp_path / "w", cfg)
     assert row["status"] == "ok" and row["wav2vec"] == "ok"
     d = ClipData.load(tmp_path / "w")
-    assert d.wav2vec.dtype == np.float16 and d.wav2vec.shape[1] == 32
+    assert d.wav2vec.dtype == np.float32 and d.wav2vec.shape[1] == 32
     assert abs(d.wav2vec.shape[0] - 2 * d.n_frames) <= 1  # 50 Hz vs 25 fps
     (tmp_path / "empty").mkdir()
     cfg = PreprocessConfig(wav2vec_dir=tmp_path / "empty")

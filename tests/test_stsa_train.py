@@ -9,7 +9,7 @@ import torch
 from stsa_tiny import make_corpus, tiny_config
 
 from stsa.train import losses as L
-from stsa.train.data import TrainingData, content_landmarks, select_references
+from stsa.train.data import TrainingData, content_landmarks
 from stsa.train.stages import Trainer, TrainOptions
 
 
@@ -33,17 +33,6 @@ def _trainer(corpus, tmp_path, stage, **kw):
 
 
 # ------------------------------------------------------------------------------------------ pieces
-def test_reference_selection_matches_release_rule():
-    rng = np.random.default_rng(1)
-    lm = rng.uniform(0, 1, (23, 131, 2)).astype(np.float32)
-    from stsa.data.landmarks import LOWER_LIP_MID, UPPER_LIP_MID
-
-    openness = np.hypot(*(lm[:, UPPER_LIP_MID] - lm[:, LOWER_LIP_MID]).T)
-    order = sorted(range(23), key=lambda i: openness[i])
-    expected = [order[int(v)] for v in (0, 5.5, 11, 16.5, 22)]  # torch.linspace(0, 22, 5) truncated
-    assert select_references(lm).tolist() == expected
-
-
 def test_content_landmarks_are_jaw_then_lip():
     lm = np.arange(131 * 2, dtype=np.float32).reshape(1, 131, 2)
     c = content_landmarks(lm)
@@ -90,13 +79,14 @@ def test_perceptual_uses_vgg19_when_weights_exist(monkeypatch):
     assert loss(x, x).item() == 0.0 and loss(x, 1 - x).item() > 0
 
 
-def test_sync_input_is_wav2lip_lower_half_bgr():
+def test_sync_input_is_wav2lip_lower_half_in_the_renderer_order():
+    """The renderer already works in BGR (Wav2Lip's expert order too): channels pass through unchanged."""
     frames = torch.zeros(1, 5, 3, 128, 128)
-    frames[:, :, 0] = 1.0  # red everywhere
-    frames[:, 2, 2, 64:] = 0.5  # frame 2: blue in the lower half
+    frames[:, :, 2] = 1.0  # red everywhere (third channel in BGR)
+    frames[:, 2, 0, 64:] = 0.5  # frame 2: blue in the lower half
     x = L.sync_input(frames)
     assert x.shape == (1, 15, 48, 96)
-    assert torch.allclose(x[0, 2], torch.ones(48, 96))  # red is the third channel in BGR
+    assert torch.allclose(x[0, 2], torch.ones(48, 96))
     assert torch.allclose(x[0, 6], torch.full((48, 96), 0.5))  # frame 2 blue -> channel 2*3+0
 
 

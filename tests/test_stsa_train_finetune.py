@@ -52,17 +52,17 @@ def test_finetune_starts_from_both_stages_and_lowers_loss(stages):
     assert seq[1]["total"] < seq[0]["total"]
 
 
-def test_no_finetune_ablation_merges_the_stages(stages, tmp_path):
+def test_no_ft_ablation_merges_the_stages(stages, tmp_path):
     from stsa.dub import Dubber
 
     root, _, ckpts = stages
     opts = TrainOptions(stage="finetune", data=root, out=tmp_path / "merged.pt", split=None, progress=False,
                         config=str(_tiny_yaml(tmp_path)), init=[ckpts["guidance"], ckpts["synthesis"]],
-                        ablation="no_finetune")
+                        ablation="no_ft")
     summary = train(opts)
     assert summary["steps"] == 0
     ckpt = load_checkpoint(tmp_path / "merged.pt")
-    assert {"guidance", "renderer"} <= set(ckpt["models"]) and ckpt["ablation"] == "no_finetune"
+    assert {"guidance", "renderer"} <= set(ckpt["models"]) and ckpt["ablation"] == "no_ft"
     d = Dubber.from_checkpoint(tmp_path / "merged.pt", "cpu")
     assert d.cfg.guidance.d_model == 32
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.base import Adapter, AdapterStatus, ClipJob, load_clip_npz, sha256
+from baselines.base import Adapter, AdapterStatus, ClipJob, sha256
 from stsa.errors import MediaError
 
 
@@ -88,7 +88,10 @@ def normalise_output(produced: str | Path, job: ClipJob, kind: str = "full") -> 
     info, gt = probe(produced), probe(gt_video)
     if not info.has_video:
         raise MediaError(produced, "method output has no video stream", "check the method's log")
-    n_gt = len(load_clip_npz(job.clip_dir)["boxes"])
+    from stsa.data.clip import ClipData
+
+    clip = ClipData.load(job.clip_dir)
+    n_gt = clip.n_frames
     if (kind == "full" and info.fps and abs(info.fps - 25) < 1e-3 and (info.width, info.height) == (gt.width, gt.height)
             and info.n_frames == n_gt and produced.suffix == ".mp4"):
         remux_with_audio(produced, job.audio, job.out_path)
@@ -106,7 +109,7 @@ def normalise_output(produced: str | Path, job: ClipJob, kind: str = "full") -> 
         from stsa.data.crops import paste_faces
 
         gt_frames = read_frames(gt_video)[:n_gt]
-        boxes = load_clip_npz(job.clip_dir)["boxes"][:n_gt].astype(np.int64)
+        boxes = clip.boxes
         frames = paste_faces(gt_frames, frames, boxes)
     elif (frames.shape[2], frames.shape[1]) != (gt.width, gt.height):
         frames = np.stack([cv2.resize(f, (gt.width, gt.height), interpolation=cv2.INTER_AREA) for f in frames])

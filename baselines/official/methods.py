@@ -54,19 +54,18 @@ def _pcavs_prepare(ctx: RunContext) -> None:
     """PC-AVS reads frame folders of 224 aligned faces: we give it our crops (upscaled) as identity, pose and
     mouth source, and the driving audio; the csv line format is that of misc/demo.csv."""
     import cv2
-    import numpy as np
 
-    from baselines.base import load_clip_npz
     from baselines.trivial import reference_index
+    from stsa.data.clip import ClipData
 
-    z = load_clip_npz(ctx.clip_dir)
-    crops, n = z["crops"], len(z["crops"])
+    clip = ClipData.load(ctx.clip_dir)
+    crops, n = clip.crops, clip.n_frames
     frames_dir, id_dir = ctx.work / "frames", ctx.work / "id"
     for d in (frames_dir, id_dir):
         d.mkdir(exist_ok=True)
     for i, c in enumerate(crops):
         cv2.imwrite(str(frames_dir / f"{i:06d}.jpg"), cv2.resize(c, (224, 224))[..., ::-1])
-    ref = reference_index(z["landmarks"].astype(np.float32))
+    ref = reference_index(clip.openness)
     cv2.imwrite(str(id_dir / "000000.jpg"), cv2.resize(crops[ref], (224, 224))[..., ::-1])
     line = f"{id_dir} 1 {frames_dir} {n} {ctx.audio} {frames_dir} {n} dummy\n"
     (ctx.work / "meta.csv").write_text(line)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines.base import Adapter, AdapterStatus, ClipJob, load_clip, sha256
+from baselines.base import Adapter, AdapterStatus, ClipJob, sha256
 
 
 class Wav2LipAdapter(Adapter):
@@ -83,9 +83,10 @@ class Wav2LipAdapter(Adapter):
         return np.stack([cv2.resize(np.ascontiguousarray(g), (size, size)) for g in gen])
 
     def dub_one(self, job: ClipJob) -> None:
+        from stsa.data.clip import ClipData
         from stsa.data.crops import paste_faces
         from stsa.data.video import write_video
 
-        clip = load_clip(job.clip_dir)
+        clip = ClipData.load(job.clip_dir)
         faces = self.generate_crops(clip.crops, job.audio)
-        write_video(job.out_path, paste_faces(clip.frames, faces, clip.boxes), audio=job.audio)
+        write_video(job.out_path, paste_faces(clip.read_frames(), faces, clip.boxes), audio=job.audio)

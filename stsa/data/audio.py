@@ -108,3 +108,31 @@ def wav2vec_windows(features: np.ndarray, n_frames: int, fps: float = 25.0) -> n
     starts = ((np.arange(n_frames) - 2) * (50.0 / fps)).astype(np.int64) + W2V_STEP
     idx = starts[:, None] + np.arange(W2V_STEP)[None, :]
     return np.ascontiguousarray(padded[idx].transpose(0, 2, 1))
+
+
+# wav2vec 2.0 feature encoder: (kernel, stride) of its 7 conv layers (facebook/wav2vec2-base-960h's config)
+W2V_CONV_LAYERS = ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2))
+
+
+def wav2vec_length(n_samples: int) -> int:
+    """Number of wav2vec 2.0 vectors (50 Hz) for ``n_samples`` of 16 kHz audio (its conv arithmetic, no padding)."""
+    n = int(n_samples)
+    for kernel, stride in W2V_CONV_LAYERS:
+        n = (n - kernel) // stride + 1 if n >= kernel else 0
+    return n
+
+
+def wav2vec_chunk_count(n_vectors: int, fps: float = 25.0) -> int:
+    """Output frames of the STSA release for ``n_vectors`` wav2vec vectors: its chunk loop in inference.py keeps
+    window i while ``n_vectors - max(0, int((i - 2) * 50 / fps)) >= 2 * 50 / fps`` (one video frame per chunk)."""
+    step = 50.0 / fps
+    count = 0
+    while n_vectors - max(0, int((count - 2) * step)) >= 2 * step:
+        count += 1
+    return count
+
+
+def output_frame_count(n_samples: int, fps: float = 25.0) -> int:
+    """Video frames STSA dubbing makes for ``n_samples`` of 16 kHz audio (the release's rule, for both audio
+    front ends): the wav2vec chunk count. A clip of n frames (n * 640 samples) gives n."""
+    return wav2vec_chunk_count(wav2vec_length(n_samples), fps)

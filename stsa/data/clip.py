@@ -16,6 +16,7 @@ STATUS_FIELDS = ("clip", "status", "reason", "n_frames", "fps_in", "fps_out", "s
                  "duration_video", "duration_audio", "detection_rate", "interpolated_frames", "source_video",
                  "source_audio")
 _REQUIRED = ("crops", "boxes", "landmarks", "detected", "mel")
+_OPTIONAL = ("wav2vec", "points", "frame_size")
 
 
 def read_status(clip_dir: str | Path) -> dict:
@@ -46,10 +47,12 @@ class ClipData:
 
     crops: np.ndarray  # (T,128,128,3) uint8 RGB
     boxes: np.ndarray  # (T,4) int32 x1,y1,x2,y2 in video.mp4 pixels, end exclusive
-    landmarks: np.ndarray  # (T,131,2) float16 in [0,1] of the crop
+    landmarks: np.ndarray  # (T,131,2) float32 (p - min) / (max - min) of the release's float face bounds
     detected: np.ndarray  # (T,) bool, False = interpolated
     mel: np.ndarray  # (80,M) float32 Wav2Lip mel of audio.wav
-    wav2vec: np.ndarray | None = None  # (N,768) float16 at 50 Hz
+    wav2vec: np.ndarray | None = None  # (N,768) float32 at 50 Hz (what the model is fed, not rounded)
+    points: np.ndarray | None = None  # (T,131,2) float32 the same landmarks in video.mp4 pixels
+    frame_size: np.ndarray | None = None  # (2,) int32 height, width of video.mp4
     clip_dir: Path | None = None
     status: dict = field(default_factory=dict)
 
@@ -58,12 +61,36 @@ class ClipData:
         return len(self.crops)
 
     @property
+    def openness(self) -> np.ndarray:
+        """(T,) mouth openness as the release measures it: |p0 - p17| in full-frame normalised coordinates
+        (x / width, y / height), the key of reference-frame selection."""
+        from stsa.data.landmarks import mouth_openness
+
+        if self.points is None or self.frame_size is None:
+            raise DatasetError(self._dir() / ARRAYS_FILE if self.clip_dir else None,
+                               "clip arrays lack the full-frame landmarks (`points`, `frame_size`): written by an "
+                               "older stsa-bench", "delete the clip directory and run `stsa-bench preprocess` again")
+        height, width = (int(v) for v in self.frame_size)
+        return mouth_openness(np.asarray(self.points, np.float64) / np.array([width, height], np.float64))
+
+    @property
     def video_path(self) -> Path:
         return self._dir() / VIDEO_FILE
 
     @property
     def audio_path(self) -> Path:
         return self._dir() / AUDIO_FILE
+
+    def read_frames(self) -> np.ndarray:
+        """The full frames of ``video.mp4``: (T, H, W, 3) uint8 RGB; a length differing from the arrays' raises
+        DatasetError."""
+        from stsa.data.video import read_frames
+
+        frames = read_frames(self.video_path)
+        if len(frames) != self.n_frames:
+            raise DatasetError(self.video_path, f"{len(frames)} frames but clip.npz has {self.n_frames}",
+                               "delete the clip directory and run `stsa-bench preprocess` again")
+        return frames
 
     def _dir(self) -> Path:
         if self.clip_dir is None:
@@ -89,19 +116,23 @@ class ClipData:
         missing = [k for k in _REQUIRED if k not in arrays]
         if missing:
             raise DatasetError(path, f"clip arrays lack {missing}", "preprocess the clip again")
-        return cls(**{k: arrays[k] for k in _REQUIRED}, wav2vec=arrays.get("wav2vec"), clip_dir=clip_dir,
-                   status=status)
+        return cls(**{k: arrays[k] for k in _REQUIRED}, **{k: arrays.get(k) for k in _OPTIONAL},
+                   clip_dir=clip_dir, status=status)
 
     def save(self, clip_dir: str | Path) -> None:
         """Write ``clip.npz`` (uncompressed: faster to load; written via a temp file + rename)."""
         clip_dir = Path(clip_dir)
         clip_dir.mkdir(parents=True, exist_ok=True)
         arrays = {"crops": np.asarray(self.crops, np.uint8), "boxes": np.asarray(self.boxes, np.int32),
-                  "landmarks": np.asarray(self.landmarks, np.float16),
+                  "landmarks": np.asarray(self.landmarks, np.float32),
                   "detected": np.asarray(self.detected, bool),
                   "mel": np.asarray(self.mel, np.float32)}
         if self.wav2vec is not None:
-            arrays["wav2vec"] = np.asarray(self.wav2vec, np.float16)
+            arrays["wav2vec"] = np.asarray(self.wav2vec, np.float32)
+        if self.points is not None:
+            arrays["points"] = np.asarray(self.points, np.float32)
+        if self.frame_size is not None:
+            arrays["frame_size"] = np.asarray(self.frame_size, np.int32)
         tmp = clip_dir / (ARRAYS_FILE + ".tmp.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, clip_dir / ARRAYS_FILE)

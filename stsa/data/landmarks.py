@@ -29,6 +29,9 @@ JAW_15 = tuple(range(5, 20))  # 15 lower-oval points (release's 55-point content
 POSE = (*range(0, 4), *range(21, 25), *range(25, 91))  # 74 upper-half points
 POSE_76 = (*range(0, 5), *range(20, 25), *range(25, 91))  # 76 upper-half points (stage-1 pose input)
 CONTENT = (*JAW, *LIP)  # 57 points predicted from audio
+OVAL = tuple(range(0, 25))  # the 25 face-oval points, temple to chin to temple
+BROWS = tuple(range(25, 45))  # the 20 eyebrow points
+HULL = (*OVAL, *BROWS)  # paste-back region: FaceMesh stand-in for the release's 68-point jaw + brow contour
 UPPER_LIP_MID, LOWER_LIP_MID = MESH_IDS.index(0), MESH_IDS.index(17)  # mouth openness = |p0 - p17|
 
 _OVAL = [(389, 356), (356, 454), (454, 323), (323, 361), (361, 288), (288, 397), (397, 365), (365, 379),
@@ -72,5 +75,14 @@ def select_131(mesh_points: np.ndarray) -> np.ndarray:
 
 
 def mouth_openness(landmarks: np.ndarray) -> np.ndarray:
-    """(..., 131, 2) -> (...,) distance between upper and lower lip midpoints."""
+    """(..., 131, 2) -> (...,) distance between upper and lower lip midpoints (in the coordinates given; the
+    release uses full-frame normalised ones, ``stsa.data.clip.ClipData.openness``)."""
     return np.linalg.norm(landmarks[..., UPPER_LIP_MID, :] - landmarks[..., LOWER_LIP_MID, :], axis=-1)
+
+
+def select_references(openness: np.ndarray, n: int = 5) -> np.ndarray:
+    """The release's reference frames: frames sorted by mouth openness (stable), the ones at
+    ``torch.linspace(0, T - 1, n)`` truncated to int. (T,) -> (n,) int64 frame indices."""
+    order = np.argsort(np.asarray(openness, np.float64), kind="stable")
+    picks = np.linspace(0, len(order) - 1, n, dtype=np.float32).astype(np.int64)  # = int(torch.linspace(...)[k])
+    return order[picks]

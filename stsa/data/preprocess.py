@@ -34,7 +34,7 @@ class PreprocessConfig:
     fps: int = 25
     sample_rate: int = 16000
     crop_size: int = 128
-    margin_px: int = 5  # added around the 131 landmarks (release: 5 px)
+    margin_px: float = 5.0  # added around the 131 landmarks (release: 5 px)
     max_gap: int = 5  # longest run of face-less frames that is interpolated
     max_missing: float = 0.2  # largest fraction of face-less frames
     min_frames: int = 25  # shorter clips are rejected (LRS2 convention)
@@ -77,22 +77,30 @@ def longest_run(mask: np.ndarray) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
-def face_boxes(points: np.ndarray, width: int, height: int, margin: int = 5) -> np.ndarray:
-    """(T, N, 2) pixel landmarks -> (T, 4) int32 boxes x1,y1,x2,y2 (end exclusive) like the release:
-    min/max +- margin, clipped to the frame, truncated to int."""
+def face_bounds(points: np.ndarray, width: int, height: int, margin: float = 5.0) -> np.ndarray:
+    """(T, N, 2) pixel landmarks -> (T, 4) float64 face bounds x_min, y_min, x_max, y_max in pixels, as the release:
+    min/max of the landmarks -+ ``margin`` px, clipped to the frame (not rounded)."""
+    p = np.asarray(points, np.float64)
     size = np.array([width, height], np.float64)
-    lo = np.clip(points.min(axis=1) - margin, 0, size)
-    hi = np.clip(points.max(axis=1) + margin, 0, size)
-    lo = np.minimum(np.floor(lo), size - 1)
-    hi = np.maximum(np.floor(hi), lo + 1)
+    lo = np.maximum(p.min(axis=1) - margin, 0.0)
+    hi = np.minimum(p.max(axis=1) + margin, size)
+    return np.concatenate([lo, hi], axis=1)
+
+
+def face_boxes(bounds: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(T, 4) float bounds -> (T, 4) int32 crop boxes x1, y1, x2, y2 (end exclusive): the release's ``int()``
+    truncation, kept at least 1 px wide inside the frame."""
+    size = np.array([width, height], np.float64)
+    lo = np.minimum(np.floor(bounds[:, :2]), size - 1)
+    hi = np.maximum(np.floor(bounds[:, 2:]), lo + 1)
     return np.concatenate([lo, hi], axis=1).astype(np.int32)
 
 
-def normalise_landmarks(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(T, N, 2) pixel landmarks, (T, 4) boxes -> (T, N, 2) float16 in [0, 1] of the box (= of the crop)."""
-    lo = boxes[:, None, :2].astype(np.float32)
-    wh = (boxes[:, None, 2:] - boxes[:, None, :2]).astype(np.float32)
-    return np.clip((points - lo) / wh, 0.0, 1.0).astype(np.float16)
+def normalise_landmarks(points: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(T, N, 2) pixel landmarks, (T, 4) float bounds -> (T, N, 2) float32 ``(p - min) / (max - min)``: the
+    release's normalisation by the float bounds (not by the truncated crop box, not clipped)."""
+    lo, hi = bounds[:, None, :2], bounds[:, None, 2:]
+    return ((np.asarray(points, np.float64) - lo) / (hi - lo)).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------ wav2vec
@@ -215,13 +223,15 @@ def _process(clip: Clip, clip_dir: Path, cfg: PreprocessConfig, detector, status
                         f"{cfg.max_missing:.0%} and gaps of {cfg.max_gap})")
     points = interpolate_missing(select_131(mesh), found)  # (T,131,2) px
     status["interpolated_frames"] = int((~found).sum())
-    boxes = face_boxes(points, width, height, cfg.margin_px)
+    bounds = face_bounds(points, width, height, cfg.margin_px)
+    boxes = face_boxes(bounds, width, height)
     audio = load_wav(tmp_audio, cfg.sample_rate)  # exactly what audio.wav holds
     data = ClipData(crops=crop_faces(frames, boxes, cfg.crop_size), boxes=boxes,
-                    landmarks=normalise_landmarks(points, boxes), detected=found, mel=melspectrogram(audio))
+                    landmarks=normalise_landmarks(points, bounds), detected=found, mel=melspectrogram(audio),
+                    points=points, frame_size=np.array([height, width], np.int32))
     if cfg.wav2vec_dir is not None:
         try:
-            data.wav2vec = wav2vec_features(audio, cfg.wav2vec_dir, cfg.device).astype(np.float16)
+            data.wav2vec = wav2vec_features(audio, cfg.wav2vec_dir, cfg.device)
             status["wav2vec"] = "ok"
         except StsaBenchError as exc:
             status["wav2vec"] = f"unavailable ({exc})"

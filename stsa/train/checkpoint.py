@@ -27,7 +27,7 @@ def config_to_dict(cfg) -> dict:
 
 def config_from_dict(d: dict):
     """Nested dict (from ``config_to_dict`` or a YAML file) -> STSAConfig; unknown keys raise ValueError."""
-    from stsa.config import GuidanceConfig, RendererConfig, STSAConfig
+    from stsa.config import GuidanceConfig, InferenceConfig, RendererConfig, STSAConfig
 
     def build(cls, values: dict):
         names = {f.name: f for f in dataclasses.fields(cls)}
@@ -39,7 +39,8 @@ def config_from_dict(d: dict):
     d = dict(d)
     g = build(GuidanceConfig, d.pop("guidance", {}) or {})
     r = build(RendererConfig, d.pop("renderer", {}) or {})
-    return build(STSAConfig, {**d, "guidance": g, "renderer": r})
+    i = build(InferenceConfig, d.pop("inference", {}) or {})
+    return build(STSAConfig, {**d, "guidance": g, "renderer": r, "inference": i})
 
 
 def load_config(spec: str | Path):
@@ -56,7 +57,7 @@ def load_config(spec: str | Path):
     values = yaml.safe_load(path.read_text()) or {}
     preset = values.pop("preset", "demo")
     base = config_to_dict(getattr(STSAConfig, preset)())
-    for key in ("guidance", "renderer"):
+    for key in ("guidance", "renderer", "inference"):
         base[key].update(values.pop(key, {}) or {})
     base.update(values)
     try:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-STAGES = ("guidance", "synthesis", "finetune")
-ABLATIONS = ("none", "no_cil", "no_sync", "no_spatial", "no_temporal", "no_finetune")
+from stsa.train import ABLATIONS, STAGES
 
 
 def register(subparsers) -> None:

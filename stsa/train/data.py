@@ -16,14 +16,6 @@ N_REF = 5  # reference frames / heatmaps (release)
 WINDOW = 5  # T frames per training window
 
 
-def select_references(landmarks: np.ndarray, n: int = N_REF) -> np.ndarray:
-    """Release selection: frames sorted by mouth openness (stable), take ``linspace(0, T-1, n)`` (truncated): (n,)."""
-    from stsa.data.landmarks import mouth_openness
-
-    order = np.argsort(mouth_openness(np.asarray(landmarks, np.float32)), kind="stable")
-    return np.array([order[int(i)] for i in torch.linspace(0, len(order) - 1, steps=n)], dtype=np.int64)
-
-
 def audio_windows(mel: np.ndarray, wav2vec: np.ndarray | None, n_frames: int, frontend: str) -> np.ndarray:
     """Per-frame audio model input (T, A, W): ``mel`` -> (T,80,16), ``wav2vec`` -> (T,768,10)."""
     from stsa.data.audio import mel_windows, wav2vec_windows
@@ -58,7 +50,7 @@ class ClipSamples:
     """Everything a clip contributes to training, in memory (T frames)."""
 
     clip_id: str
-    crops: np.ndarray  # (T,128,128,3) uint8
+    crops: np.ndarray  # (T,128,128,3) uint8 BGR: the networks' channel order (the release's cv2 frames)
     audio: np.ndarray  # (T,A,W) float32 model audio windows
     sync_mel: np.ndarray  # (T,80,16) float32 mel windows for the expert
     face_hm: np.ndarray  # (T,128,128) float16 whole-face heatmaps
@@ -69,12 +61,14 @@ class ClipSamples:
     @classmethod
     def from_clip(cls, clip, clip_id: str, frontend: str, n_ref: int = N_REF) -> ClipSamples:
         from stsa.data.audio import mel_windows
+        from stsa.data.landmarks import select_references
 
         n = clip.n_frames
         lm = np.asarray(clip.landmarks, np.float32)
-        return cls(clip_id, np.asarray(clip.crops), audio_windows(clip.mel, clip.wav2vec, n, frontend),
-                   mel_windows(clip.mel, n).astype(np.float32), heatmaps(lm, "face"), heatmaps(lm, "pose"),
-                   content_landmarks(lm), select_references(lm, n_ref))
+        return cls(clip_id, np.ascontiguousarray(clip.crops[..., ::-1]),
+                   audio_windows(clip.mel, clip.wav2vec, n, frontend), mel_windows(clip.mel, n).astype(np.float32),
+                   heatmaps(lm, "face"), heatmaps(lm, "pose"), content_landmarks(lm),
+                   select_references(clip.openness, n_ref))
 
 
 def find_clips(root: str | Path, split: str | None = "train") -> list[str]:
@@ -150,7 +144,7 @@ class TrainingData:
         """Tensors for B windows of T frames (N = 5 references):
 
         audio (B,T,A,W), sync_mel (B,1,80,16) at the window start, pose_hm/face_hm (B,T,1,128,128),
-        ref_hm (B,N,1,128,128), content (B,T,2,57), faces (B,T,3,128,128) in [0,1], ref_faces (B,N,3,128,128).
+        ref_hm (B,N,1,128,128), content (B,T,2,57), faces (B,T,3,128,128) BGR in [0,1], ref_faces (B,N,3,128,128) BGR.
         """
         t = self.window
         cols: dict[str, list[np.ndarray]] = {k: [] for k in

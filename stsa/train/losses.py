@@ -97,23 +97,20 @@ def feature_matching_loss(real_feats: list[torch.Tensor], fake_feats: list[torch
 
 
 # ---------------------------------------------------------------------------------------------- sync + MI
-def sync_input(frames: torch.Tensor, bgr: bool = True) -> torch.Tensor:
-    """(B,5,3,128,128) RGB [0,1] -> (B,15,48,96): Wav2Lip's expert input, lower half of 96x96 faces, frames
-    concatenated on channels (BGR channel order when ``bgr``, as Wav2Lip's cv2-loaded training images)."""
+def sync_input(frames: torch.Tensor) -> torch.Tensor:
+    """(B,5,3,128,128) BGR [0,1] (the renderer's order, also Wav2Lip's cv2 one) -> (B,15,48,96): the expert's
+    input, lower half of 96x96 faces, frames concatenated on channels."""
     b, t = frames.shape[:2]
     x = F.interpolate(frames.reshape(b * t, 3, *frames.shape[-2:]), size=(96, 96), mode="bilinear",
                       align_corners=False)
-    if bgr:
-        x = x.flip(1)
-    x = x[:, :, 48:, :].reshape(b, t * 3, 48, 96)
-    return x
+    return x[:, :, 48:, :].reshape(b, t * 3, 48, 96)
 
 
-def sync_loss(expert: nn.Module, mel: torch.Tensor, frames: torch.Tensor, bgr: bool = True) -> torch.Tensor:
-    """Wav2Lip's expert sync loss: BCE(cos(audio_emb, face_emb), 1). mel (B,1,80,16), frames (B,5,3,128,128)."""
+def sync_loss(expert: nn.Module, mel: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """Wav2Lip's expert sync loss: BCE(cos(audio_emb, face_emb), 1). mel (B,1,80,16), frames (B,5,3,128,128) BGR."""
     from stsa.modules.sync_expert import sync_bce
 
-    a, v = expert(mel, sync_input(frames, bgr))
+    a, v = expert(mel, sync_input(frames))
     return sync_bce(a, v, torch.ones(len(a), device=a.device))
 
 

@@ -15,12 +15,11 @@ import torch
 from torch import nn
 
 from stsa.errors import StsaBenchError, WeightsError
+from stsa.train import ABLATIONS, STAGES
 from stsa.train import checkpoint as ck
 from stsa.train import losses as L
 from stsa.train.data import TrainingData, mask_lower_half
 
-STAGES = ("guidance", "synthesis", "finetune")
-ABLATIONS = ("none", "no_cil", "no_sync", "no_spatial", "no_temporal", "no_finetune")
 GUIDANCE_WEIGHTS = {"heatmap": 1.0, "keypoint": 1.0, "velocity": 1.0}
 # (steps, windows per batch) per preset and stage. demo: with the expert ~10 CPU-minutes on one thread (measured CPU
 # s/step: guidance ~1, synthesis ~7, finetune ~12 at 2 windows); see BENCHMARKS.md.
@@ -74,7 +73,7 @@ def apply_ablation(cfg, ablation: str):
         return cfg.ablate(use_temporal=False)
     if ablation == "no_sync":
         return dataclasses.replace(cfg, use_sync_loss=False)
-    if ablation == "no_finetune":
+    if ablation == "no_ft":
         return dataclasses.replace(cfg, finetune_end_to_end=False)
     return cfg
 
@@ -372,7 +371,7 @@ def _append_rows(path: Path, rows: list[dict], fresh: bool) -> bool:
 
 def train(opts: TrainOptions) -> dict:
     """Run one stage (the workflow's entry point). Fine-tuning with ``finetune_end_to_end`` off (the
-    ``no_finetune`` ablation) or ``--steps 0`` only merges the ``--init`` checkpoints into ``opts.out``."""
+    ``no_ft`` ablation) or ``--steps 0`` only merges the ``--init`` checkpoints into ``opts.out``."""
     trainer = Trainer(opts)
     if opts.stage == "finetune" and not trainer.cfg.finetune_end_to_end:
         trainer.total_steps = 0

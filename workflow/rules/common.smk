@@ -104,10 +104,7 @@ def trained_models(method):
     if cfg["adapter"] == "wav2lip":
         return {"wav2lip": f"{W}/models/wav2lip.pt"}
     if cfg["adapter"] == "stsa":
-        variant = stsa_variant(method)
-        if variant == "no_ft":
-            return {"stsa": f"{W}/models/stsa/full/synthesis.pt"}
-        return {"stsa": f"{W}/models/stsa/{variant}/finetune.pt"}
+        return {"stsa": f"{W}/models/stsa/{stsa_variant(method)}/finetune.pt"}
     return {}
 
 
@@ -217,6 +214,12 @@ def synthesis_inputs(wildcards):
     if wildcards.variant != "no_sync":
         inputs["expert"] = f"{W}/models/expert.pt"
     return inputs
+
+
+def synthesis_checkpoint(wildcards):
+    """The stage-2 checkpoint a variant fine-tunes (no_ft merges the full model's stages without fine-tuning)."""
+    variant = "full" if wildcards.variant == "no_ft" else wildcards.variant
+    return f"{W}/models/stsa/{variant}/synthesis.pt"
 
 
 def expert_flag(wildcards, input):

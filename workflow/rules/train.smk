@@ -107,7 +107,7 @@ rule finetune_stsa:
     input:
         unpack(synthesis_inputs),
         guidance=f"{W}/models/stsa/full/guidance.pt",
-        synthesis=f"{W}/models/stsa/{{variant}}/synthesis.pt",
+        synthesis=synthesis_checkpoint,
     output:
         f"{W}/models/stsa/{{variant}}/finetune.pt",
     params:
