@@ -75,7 +75,8 @@ class Adapter:
     def setup(self, device) -> None:
         """Load models once per ``dub`` call."""
 
-    def dub_one(self, job: ClipJob) -> None:
+    def dub_one(self, job: ClipJob) -> dict | None:
+        """Write ``job.out_path``; may return extra fields for ``<clip_id>.json`` (e.g. frames padded)."""
         raise NotImplementedError
 
     def dub(self, jobs: list[ClipJob], device=None) -> list[dict]:
@@ -92,18 +93,19 @@ class Adapter:
             t0 = time.perf_counter()
             try:
                 Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
-                self.dub_one(job)
-                results.append(self.write_meta(job, "ok", "", time.perf_counter() - t0))
+                extra = self.dub_one(job)
+                results.append(self.write_meta(job, "ok", "", time.perf_counter() - t0,
+                                               extra if isinstance(extra, dict) else None))
             except Exception as exc:  # noqa: BLE001 - one bad clip never sinks a run
                 reason = f"{type(exc).__name__}: {exc}"
                 results.append(self.write_meta(job, "failed", reason, time.perf_counter() - t0))
         return results
 
-    def write_meta(self, job: ClipJob, status: str, reason: str, runtime_s: float) -> dict:
-        """Write ``<clip_id>.json`` beside the output and return the row for it."""
+    def write_meta(self, job: ClipJob, status: str, reason: str, runtime_s: float, extra: dict | None = None) -> dict:
+        """Write ``<clip_id>.json`` beside the output and return the row for it; ``extra`` adds fields."""
         meta = {"adapter": self.name, "version": self.version, "checkpoints": self.checkpoints() if status == "ok"
                 else {}, "runtime_s": round(float(runtime_s), 3), "status": status, "reason": reason,
-                "clip": job.clip_id}
+                "clip": job.clip_id, **(extra or {})}
         Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
         job.meta_path.write_text(json.dumps(meta, indent=2))
         return meta

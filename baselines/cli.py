@@ -41,17 +41,21 @@ def make_jobs(clips_root: str | Path, clip_ids: list[str], out: str | Path, audi
 
 
 def cmd_list(args) -> int:
+    """Each adapter's status and what is missing; for official releases also the device they need, every file
+    (and run-time download) and the exact preparation commands."""
     from baselines.registry import ADAPTERS, get_adapter
 
     opts = parse_options(args.option)
     for name in ADAPTERS:
-        adapter = get_adapter(name, opts if args.method in (None, name) else {})
         if args.method and name != args.method:
             continue
+        adapter = get_adapter(name, opts)
         st = adapter.status()
         print(f"{name:18s} {adapter.label:15s} {'ready' if st.ready else 'NOT READY'}")
-        for m in st.missing:
-            print(f"{'':18s}   missing: {m}")
+        details = [f"missing: {m}" for m in st.missing]
+        details += adapter.describe() if hasattr(adapter, "describe") else []
+        for line in details:
+            print(f"{'':18s}   {line}")
     return 0
 
 

@@ -31,10 +31,10 @@ class PrecomputedAdapter(Adapter):
     def source(self, clip_id: str) -> Path:
         return Path(self.options["dir"]).expanduser() / f"{clip_id}.mp4"
 
-    def dub_one(self, job: ClipJob) -> None:
+    def dub_one(self, job: ClipJob) -> dict:
         from baselines.official.external import normalise_output
 
         src = self.source(job.clip_id)
         if not src.is_file():
             raise DatasetError(src, "no precomputed output for this clip", "generate it or drop the clip")
-        normalise_output(src, job, self.options.get("kind", "full"))
+        return normalise_output(src, job, self.options.get("kind", "full"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from baselines_fixtures import make_clip
+from official_fixtures import fixture_openface_csv
 
 from baselines.base import ClipJob
 from baselines.official.external import Checkpoint, OfficialAdapter, OfficialMethod
@@ -16,18 +18,31 @@ from baselines.run import run_method
 from stsa.data.video import probe, read_frames
 
 # A stand-in for an official inference script: reads --face, writes --outfile at 30 fps and half size, no audio
-# (so the normaliser must convert fps, resize and mux); --crash exits 3 after printing to stderr.
+# (so the normaliser must convert fps, resize and mux); --mode crash exits 3 after printing to stderr; the other
+# modes exit 0 the ways official scripts do: after printing a caught traceback, writing the video into the cwd's
+# results/ instead of --outfile, or writing nothing.
 FIXTURE_SCRIPT = '''
-import argparse, sys
+import argparse, os, sys, traceback
 import numpy as np
 from stsa.data.video import read_frames, write_video
 p = argparse.ArgumentParser()
 for name in ("--face", "--audio", "--outfile"):
     p.add_argument(name)
-p.add_argument("--crash", action="store_true")
+p.add_argument("--mode", default="ok")
 a = p.parse_args()
-if a.crash:
+if a.mode == "crash":
     print("RuntimeError: fixture crash on purpose", file=sys.stderr); sys.exit(3)
+if a.mode == "traceback":
+    try:
+        raise ValueError("fixture error caught on purpose")
+    except Exception:
+        traceback.print_exc()
+    sys.exit(0)
+if a.mode == "nothing":
+    sys.exit(0)
+if a.mode == "elsewhere":
+    os.makedirs("results", exist_ok=True)
+    a.outfile = "results/result.mp4"
 assert open(a.audio, "rb").read(4) == b"RIFF"
 f = read_frames(a.face)
 idx = np.round(np.arange(int(len(f) * 30 / 25)) * 25 / 30).astype(int).clip(0, len(f) - 1)
@@ -45,15 +60,22 @@ def fixture_official_repo(tmp_path) -> Path:
     return repo
 
 
-def _spec(crash: bool = False) -> OfficialMethod:
+def _spec(mode: str = "ok", **fields) -> OfficialMethod:
     def command(ctx):
-        cmd = [ctx.python, "infer.py", "--face", ctx.video, "--audio", ctx.audio, "--outfile",
-               ctx.out_dir / "result.mp4"]
-        return cmd + (["--crash"] if crash else [])
+        return [ctx.python, "infer.py", "--face", ctx.video, "--audio", ctx.audio, "--outfile",
+                ctx.out_dir / "result.mp4", "--mode", mode]
 
     return OfficialMethod(name="fixture-official", label="Fixture", repo_url="https://example.invalid/fixture",
                           commit="0" * 40, checkpoints=(Checkpoint("checkpoints/model.pth", "7 B", "the test"),),
-                          environment="this interpreter", command=command, output_name="result.mp4")
+                          environment="this interpreter", command=command, output_name="result.mp4", **fields)
+
+
+@pytest.fixture
+def stsa_on_path(monkeypatch):
+    import os
+
+    root = str(Path(__file__).resolve().parents[1])  # the fixture script imports stsa
+    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +87,7 @@ def _job(clip, out_dir, cid="spk1/00001"):
     return ClipJob(cid, clip, clip / "audio.wav", out_dir / "with space" / f"{cid}.mp4")
 
 
-def test_official_plumbing_end_to_end(fixture_official_repo, clip, tmp_path, monkeypatch):
-    import os
-
-    root = str(Path(__file__).resolve().parents[1])  # the fixture script imports stsa
-    monkeypatch.setenv("PYTHONPATH", root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+def test_official_plumbing_end_to_end(fixture_official_repo, clip, tmp_path, stsa_on_path):
     adapter = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=_spec())
     assert adapter.status().ready, adapter.status()
     job = _job(clip, tmp_path)
@@ -84,15 +102,42 @@ def test_official_plumbing_end_to_end(fixture_official_repo, clip, tmp_path, mon
     meta = json.loads(job.meta_path.read_text())
     assert meta["checkpoints"]["checkpoints/model.pth"] == __import__("hashlib").sha256(b"weights").hexdigest()
     assert meta["version"] == "https://example.invalid/fixture@" + "0" * 40
+    assert meta["frames_generated"] == 20 and meta["fps_method"] == 30 and meta["frames_padded"] == 0  # at 25 fps
 
 
 def test_crashing_official_process_leaves_its_log(fixture_official_repo, clip, tmp_path):
-    adapter = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=_spec(True))
+    adapter = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=_spec("crash"))
     job = _job(clip, tmp_path)
     [row] = adapter.dub([job])
     assert row["status"] == "failed" and "fixture crash on purpose" in row["reason"]
     assert job.log_path.is_file() and "exit 3" in job.log_path.read_text()
     assert not job.out_path.exists()
+
+
+@pytest.mark.parametrize("mode, said", [("traceback", "ValueError: fixture error caught on purpose"),
+                                        ("elsewhere", ""), ("nothing", "")])
+def test_exit_0_without_the_output_is_a_failure_with_its_log(fixture_official_repo, clip, tmp_path, stsa_on_path,
+                                                             mode, said):
+    adapter = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=_spec(mode))
+    job = _job(clip, tmp_path)
+    [row] = adapter.dub([job])
+    assert row["status"] == "failed" and "exited 0 but wrote no output at" in row["reason"]
+    assert "result.mp4" in row["reason"] and str(job.log_path) in row["reason"] and said in row["reason"]
+    assert "[exit 0]" in job.log_path.read_text() and not job.out_path.exists()
+
+
+def test_an_output_older_than_the_run_is_not_taken(fixture_official_repo, clip, tmp_path):
+    """An official script that writes to a fixed place in its checkout and exits 0 without writing this time."""
+    import os
+
+    stale = fixture_official_repo / "results" / "result.mp4"
+    stale.parent.mkdir()
+    stale.write_bytes((clip / "video.mp4").read_bytes())
+    os.utime(stale, (1e9, 1e9))
+    spec = _spec("nothing", output_path=lambda ctx: ctx.repo / "results" / "result.mp4")
+    [row] = OfficialAdapter({"python": sys.executable, "repo": str(fixture_official_repo)}, spec=spec).dub(
+        [_job(clip, tmp_path)])
+    assert row["status"] == "failed" and "older than this run" in row["reason"]
 
 
 def test_official_status_names_what_is_missing(tmp_path):
@@ -179,7 +224,7 @@ def test_every_official_command_is_an_argument_list(name, clip, tmp_path):
     repo.mkdir()
     lmk = tmp_path / "openface"
     (lmk / "spk1").mkdir(parents=True)
-    (lmk / "spk1" / "00001.csv").write_text("frame, x_0\n")
+    fixture_openface_csv(lmk / "spk1" / "00001.csv", np.full((20, 68, 2), 50.0))
     opts = {"python": sys.executable, "repo": str(repo), "landmark_dir": str(lmk), "avhubert_root": str(repo)}
     adapter = OfficialAdapter(opts, spec=spec)
     work = tmp_path / "work"
@@ -188,12 +233,13 @@ def test_every_official_command_is_an_argument_list(name, clip, tmp_path):
         assert cmd[0] == sys.executable and all(isinstance(c, str) for c in cmd)
         listed = " ".join(cmd) + "".join(f.read_text() for f in work.glob("*.csv")) + "".join(
             f.read_text() for f in work.glob("*.yaml"))
-        assert str(ctx.audio) in listed and ctx.audio.read_bytes()[:4] == b"RIFF"
+        audio = [w for w in re.split(r"[\s\"=]+", listed) if w.endswith(".wav")]
+        assert len(audio) == 1 and Path(audio[0]).parent == work and Path(audio[0]).read_bytes()[:4] == b"RIFF"
         assert ctx.video.is_file()
         assert not adapter.status().ready  # no checkpoints in the empty checkout
         if name == "pc-avs":
             line = (work / "meta.csv").read_text().split()
-            assert len(line) == 8 and len(list((work / "frames").glob("*.jpg"))) == 20
+            assert len(line) == 8 and len(list(Path(line[2]).glob("*.jpg"))) == 20 and line[3] == "20"
         if name == "musetalk":
             assert str(ctx.video) in (work / "task.yaml").read_text()
             assert Path(cmd[cmd.index("--ffmpeg_path") + 1], "ffmpeg").exists()
