@@ -267,3 +267,33 @@ def steps_flag(key):
     """`--steps N` when the config sets the number of steps of a training stage, else the preset's schedule."""
     steps = config["training"].get(key)
     return "" if steps is None else f"--steps {steps}"
+
+
+def train_flags(wildcards):
+    """How every training job runs, from the `training:` config: the torch threads of the training computation
+    (fixed, so the weights do not depend on --cores; the job's other cores become DataLoader workers, which do not
+    change them), autocast precision, periodic-checkpoint interval and how many are kept."""
+    t = config["training"]
+    every = t.get("save_every")
+    return (
+        f"--threads {t.get('threads', 1)} --precision {t.get('precision', 'fp32')} "
+        f"--keep {t.get('keep_checkpoints', 3)}" + ("" if every is None else f" --save-every {every}")
+    )
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job (resource `gpu`; the Slurm profile may set it per rule): more than one trains
+    data-parallel with one process per GPU (`--nproc`, torchrun)."""
+    return config["training"].get("gpus", 0)
+
+
+def checkpoint_dir(rule_name):
+    """Param function: periodic checkpoints of a training rule (per variant when it has one). Not an output: they
+    survive a failed or killed job, and the next run of the rule resumes from the newest one."""
+
+    def directory(wildcards):
+        variant = wildcards.get("variant")
+        return f"{W}/checkpoints/{rule_name}" + (f"/{variant}" if variant else "")
+
+    return directory
+
