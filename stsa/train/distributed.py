@@ -68,8 +68,14 @@ def relaunch(nproc: int | None) -> int | None:
     import subprocess
     import sys
 
+    args, skip = [], False
+    for a in sys.argv[1:]:  # without --nproc (torchrun's parser takes it for an abbreviation of its own option)
+        if skip or a == "--nproc" or a.startswith("--nproc="):
+            skip = a == "--nproc"
+            continue
+        args.append(a)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "stsa.cli", *sys.argv[1:]]
+           "-m", "stsa.cli", *args]
     return subprocess.run(cmd, check=False).returncode
 
 
