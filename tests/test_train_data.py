@@ -220,6 +220,7 @@ def test_periodic_checkpoints_keep_the_last_and_resume_only_their_run(tmp_path):
     assert [s for s, _ in store.files()] == [3, 2]
     store.save(4, {"run_key": "a", "step": 4})
     assert [s for s, _ in store.files()] == [4, 3] and load_checkpoint(store.files()[0][1])["step"] == 4
+    assert store.resume("a", max_step=3)["step"] == 3 and len(store.files()) == 2  # a shorter run: not its step 4
 
 
 def test_truncated_loss_log_keeps_the_rows_up_to_the_resumed_step(tmp_path):

@@ -26,7 +26,7 @@ from baselines.wav2lip.model import Wav2LipConfig, Wav2LipGenerator, masked_inpu
 from stsa.modules.sync_expert import SyncExpert, SyncExpertConfig, stack_window, sync_bce
 from stsa.train import checkpoint as ck
 from stsa.train import distributed as D
-from stsa.train.data import StepBatches, collate, make_loader
+from stsa.train.data import StepBatches, make_loader
 from stsa.train.precision import Precision
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -144,10 +144,11 @@ def _run(kind: str, model: torch.nn.Module, config: dict, tcfg: TrainConfig, dat
     run_key = ck.run_key({"kind": kind, "config": config, "train": tcfg.trajectory(), "data": dataset.hash,
                           "precision": precision.name, **key})
     periodic = ck.PeriodicCheckpoints(run.checkpoint_dir, run.keep) if run.checkpoint_dir else None
-    found = periodic.resume(run_key, delete=world.main) if periodic else None
+    found = periodic.resume(run_key, delete=world.main, max_step=tcfg.steps) if periodic else None
     if found is None and out.is_file():
         found = load_checkpoint(out)
-        found = found if found.get("kind") == kind and found.get("run_key") == run_key else None
+        same_run = found.get("kind") == kind and found.get("run_key") == run_key
+        found = found if same_run and int(found["step"]) <= tcfg.steps else None
     start, recent = 0, {f: [] for f in fields}
     if found is not None:
         model.load_state_dict(found["state_dict"])
@@ -166,7 +167,7 @@ def _run(kind: str, model: torch.nn.Module, config: dict, tcfg: TrainConfig, dat
                 **{k: (v(recent) if callable(v) else v) for k, v in extra.items()}}
 
     loader = make_loader(dataset, StepBatches(draw, tcfg.batch, tcfg.seed, start, tcfg.steps, world), run.workers,
-                         device, collate)
+                         device)
     params = list(model.parameters())
     model.train()
     for step, batch in enumerate(tqdm(loader, desc=kind, disable=not (progress and world.main), initial=start,

@@ -132,12 +132,15 @@ class PeriodicCheckpoints:
         found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := _STEP_FILE.match(p.name))]
         return sorted(found, reverse=True)
 
-    def resume(self, key: str, delete: bool = True) -> dict[str, Any] | None:
-        """The newest checkpoint written by run ``key`` (with its ``path``), or None; unreadable files and those of
-        other runs are deleted when ``delete`` (the first process only; listed in ``removed`` with the reason)."""
+    def resume(self, key: str, delete: bool = True, max_step: int | None = None) -> dict[str, Any] | None:
+        """The newest checkpoint written by run ``key`` at a step <= ``max_step`` (with its ``path``), or None;
+        unreadable files and those of other runs are deleted when ``delete`` (the first process only; listed in
+        ``removed`` with the reason)."""
         self.removed = []
         found = None
-        for _, path in self.files():
+        for step, path in self.files():
+            if max_step is not None and step > max_step:
+                continue  # a longer run's: not a state of this one
             try:
                 ckpt = load_checkpoint(path)
                 reason = None if ckpt.get("run_key") == key else "written by another run (config, data or inputs)"

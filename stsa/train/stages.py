@@ -194,7 +194,7 @@ class Trainer:
         self.periodic = ck.PeriodicCheckpoints(opts.checkpoint_dir, opts.keep) if opts.checkpoint_dir else None
         self.resumed_from: str | None = None
         if self.periodic is not None:
-            found = self.periodic.resume(self.run_key, delete=self.world.main)
+            found = self.periodic.resume(self.run_key, delete=self.world.main, max_step=self.total_steps)
             if found is not None:
                 self._restore(found)
                 self.resumed_from = found["path"]
