@@ -56,7 +56,7 @@ def test_fid_equals_pytorch_fid(wdir, tmp_path, monkeypatch):
     gt[:1] = pred[:1]
 
     metric = FID()
-    metric.update(pred[:2], gt[:1])
+    assert metric.update(pred[:2], gt[:1]) == {}  # a dataset metric: no per-video value
     metric.update(pred[2:], gt[1:])
     ours_pred, ours_gt = np.concatenate(metric.pred), np.concatenate(metric.gt)
 
@@ -115,12 +115,12 @@ def test_lpips_equals_lpips_package(wdir, tmp_path, monkeypatch):
 
     pred, gt = _frames(3, 5), _frames(4, 5)
     metric = LPIPS()
-    ours = metric.update(pred, gt)
+    ours = metric.update(pred, gt)["LPIPS"]
     with torch.no_grad():
         ref = ref_model(torch.from_numpy(pred).permute(0, 3, 1, 2).float() / 255,
                         torch.from_numpy(gt).permute(0, 3, 1, 2).float() / 255, normalize=True).flatten()
     assert ours == pytest.approx(float(ref.double().mean()), abs=1e-6)
-    assert metric.update(gt, gt) == pytest.approx(0.0, abs=1e-7)
+    assert metric.update(gt, gt)["LPIPS"] == pytest.approx(0.0, abs=1e-7)
 
 
 def test_missing_backbone_is_an_error_not_random(wdir, monkeypatch):
