@@ -35,7 +35,8 @@ def inception_features(model: torch.nn.Module, frames: np.ndarray, device: torch
     out = []
     for i in range(0, len(frames), batch):
         x = torch.from_numpy(np.ascontiguousarray(frames[i:i + batch])).to(device)
-        x = x.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W)
+        x = x.permute(0, 3, 1, 2).contiguous().float() / 255.0  # (B, 3, H, W); contiguous as pytorch-fid's ToTensor
+        # (a channels-last input takes another convolution path: features differ by ~1e-4)
         out.append(model(x)[0].squeeze(3).squeeze(2).cpu().numpy())  # (B, 2048)
     return np.concatenate(out) if out else np.zeros((0, 2048), np.float32)
 

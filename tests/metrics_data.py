@@ -55,34 +55,22 @@ def random_weights(wdir: Path, calibration: np.ndarray, seed: int = 0) -> dict[s
     ``calibration`` (N, H, W, 3) uint8 frames (a random Inception's raw features are ~1e-8 and give FID ~0 for
     anything); SyncNet's are random. Numbers computed with them check agreement only; they are not scores."""
     import hashlib
-    from unittest import mock
 
     import torch
     import torchvision
     import yaml
-    from pytorch_fid import inception
     from syncnet_python.SyncNetModel import S
 
     from stsa import weights
 
     torch.manual_seed(seed)
-    with mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None), \
-            mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: {}):
-        fid_net = inception.fid_inception_v3()
-    bns = [m for m in fid_net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # running statistics = the calibration batch's
-    x = torch.from_numpy(np.ascontiguousarray(calibration)).permute(0, 3, 1, 2).float() / 255
-    x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) * 2 - 1
-    with torch.no_grad():
-        fid_net.train()(x)
+    inception_state = fid_inception_state(calibration, seed)
     sync = S()
     for m in sync.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 2.0)
-    states = {"pt_inception": fid_net.eval().state_dict(), "alexnet": torchvision.models.alexnet().state_dict(),
+    states = {"pt_inception": inception_state, "alexnet": torchvision.models.alexnet().state_dict(),
               "syncnet_v2": sync.state_dict(), "raft_large": torchvision.models.optical_flow.raft_large().state_dict()}
     data = yaml.safe_load(weights.MANIFEST.read_text())
     wdir.mkdir(parents=True, exist_ok=True)
@@ -103,3 +91,27 @@ def weights_env(wdir: Path) -> dict[str, str]:
     """Environment pointing stsa.weights (and torch hub) at ``random_weights(wdir, ...)``."""
     return {"STSA_BENCH_WEIGHTS": str(wdir), "STSA_BENCH_WEIGHTS_MANIFEST": str(wdir / "manifest.yaml"),
             "TORCH_HOME": str(wdir / "torch")}
+
+
+def fid_inception_state(calibration: np.ndarray, seed: int = 0) -> dict:
+    """State dict of pytorch-fid's FID Inception, randomly initialised (seeded), its BatchNorm running statistics
+    those of ``calibration`` (N, H, W, 3) uint8 frames through the model's own input path (299 px, [-1, 1]):
+    features of O(1) that differ between images, where a raw random Inception gives ~1e-8 (FID ~0)."""
+    from unittest import mock
+
+    import torch
+    from pytorch_fid import inception
+
+    torch.manual_seed(seed)
+    with mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None), \
+            mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: {}):
+        net = inception.fid_inception_v3()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # running statistics = the calibration batch's
+    x = torch.from_numpy(np.ascontiguousarray(calibration)).permute(0, 3, 1, 2).float() / 255
+    x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False) * 2 - 1
+    with torch.no_grad():
+        net.train()(x)
+    return {k: v.clone() for k, v in net.eval().state_dict().items()}
