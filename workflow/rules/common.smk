@@ -7,6 +7,10 @@ from snakemake.utils import validate
 
 
 validate(config, "../schemas/config.schema.yaml")
+# metrics and metric_options against the metric registry too (the schema's enum mirrors metrics/registry.py)
+from metrics.registry import check_config as check_metric_config
+
+check_metric_config(config["metrics"], config.get("metric_options"))
 
 W = config["workdir_root"]
 R = config["results_dir"]
