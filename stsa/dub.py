@@ -264,8 +264,8 @@ class Dubber:
     def dub(self, template: Template, audio_path: str | Path, out: str | Path,
             crop_out: str | Path | None = None, progress: bool = False) -> dict:
         """Dub ``template`` with ``audio_path``; write the full-frame video (and the 128x128 crop video)."""
-        from stsa.data.crops import paste_faces, paste_faces_hull
-        from stsa.data.landmarks import HULL
+        from stsa.data.crops import paste_faces, paste_faces_contour
+        from stsa.data.landmarks import PASTE_CONTOUR
         from stsa.data.video import write_video
 
         t0 = time.perf_counter()
@@ -275,9 +275,9 @@ class Dubber:
         seq = frame_sequence(len(template.crops), n_out)
         if crop_out is not None:
             write_video(crop_out, gen, audio=audio_path)
-        if self.cfg.inference.paste == "hull":
-            full = paste_faces_hull(template.frames[seq], gen, template.boxes[seq],
-                                    template.points[seq][:, list(HULL)])
+        if self.cfg.inference.paste == "contour":
+            full = paste_faces_contour(template.frames[seq], gen, template.boxes[seq],
+                                    template.points[seq][:, list(PASTE_CONTOUR)])
         else:
             full = paste_faces(template.frames[seq], gen, template.boxes[seq])
         write_video(out, full, audio=audio_path)

@@ -145,7 +145,7 @@ def test_output_is_truncated_as_the_release_and_rounding_is_an_option():
     assert (to_uint8(x, "round") == 255).all()
     from stsa.config import STSAConfig
 
-    assert STSAConfig.paper().inference.quantise == "truncate" and STSAConfig.paper().inference.paste == "hull"
+    assert STSAConfig.paper().inference.quantise == "truncate" and STSAConfig.paper().inference.paste == "contour"
 
 
 # ------------------------------------------------------------------------------------------ 5. paste-back
@@ -164,22 +164,22 @@ def release_swap(frame: np.ndarray, face: np.ndarray, box, contour: np.ndarray) 
     return (pasted * m + frame * (1 - m)).astype(np.uint8)
 
 
-def test_paste_back_blends_inside_the_face_hull_only():
+def test_paste_back_blends_inside_the_face_contour_only():
     import cv2
 
-    from stsa.data.crops import paste_faces_hull
+    from stsa.data.crops import paste_faces_contour
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (1, 150, 190, 3), dtype=np.uint8)
     face = rng.integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
     box = np.array([[30, 20, 150, 140]])
     ang = np.linspace(0, 2 * np.pi, 45, endpoint=False)
-    hull = np.stack([90 + 40 * np.cos(ang), 82 + 45 * np.sin(ang)], axis=1)[None]  # (1,45,2) px, inside the box
-    out = paste_faces_hull(frame, face, box, hull)
-    np.testing.assert_array_equal(out[0], release_swap(frame[0], face[0], box[0], np.trunc(hull[0])))
-    # pixels more than the blur radius (10 px) outside the hull are the template's, bit for bit
+    contour = np.stack([90 + 40 * np.cos(ang), 82 + 45 * np.sin(ang)], axis=1)[None]  # (1,45,2) px, inside the box
+    out = paste_faces_contour(frame, face, box, contour)
+    np.testing.assert_array_equal(out[0], release_swap(frame[0], face[0], box[0], np.trunc(contour[0])))
+    # pixels more than the blur radius (10 px) outside the contour are the template's, bit for bit
     inside = np.zeros(frame.shape[1:3], np.uint8)
-    cv2.fillConvexPoly(inside, np.trunc(hull[0]).astype(np.int32), 1)
+    cv2.fillConvexPoly(inside, np.trunc(contour[0]).astype(np.int32), 1)
     near = cv2.dilate(inside, np.ones((21, 21), np.uint8))
     np.testing.assert_array_equal(out[0][near == 0], frame[0][near == 0])
     box_only = np.zeros_like(near)

@@ -105,7 +105,7 @@ def test_training_checkpoints_resume_identically_and_adapter_dubs(corpus, tmp_pa
     missing = ClipJob("zz/404", corpus / "zz/404", corpus / "zz/404/audio.wav", tmp_path / "out" / "zz/404.mp4")
     df = run_method("wav2lip", {"checkpoint": str(gen)}, [job, missing])
     assert list(df["status"]) == ["ok", "failed"], df
-    assert "clip.npz" in df.loc[1, "reason"]
+    assert "zz/404" in df.loc[1, "reason"] and "stsa-bench preprocess" in df.loc[1, "reason"]
     info = probe(job.out_path)
     gt = probe(clip / "video.mp4")
     assert (info.width, info.height) == (gt.width, gt.height) and abs(info.fps - 25) < 1e-6 and info.has_audio
