@@ -54,7 +54,7 @@ def official_inference_fixture(model, frames_bgr, rects, mel, pads=(0, 10, 0, 0)
     masked = faces.copy()
     masked[:, 48:] = 0
     img = np.concatenate((masked, faces), axis=3) / 255.0  # float64
-    mels = np.asarray(chunks)[..., None]  # (N, 80, 16, 1)
+    mels = np.reshape(np.asarray(chunks), [len(chunks), 80, 16, 1])
     with torch.no_grad():
         pred = model(torch.FloatTensor(np.transpose(mels, (0, 3, 1, 2))),
                      torch.FloatTensor(np.transpose(img, (0, 3, 1, 2))))

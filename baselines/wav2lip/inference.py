@@ -165,8 +165,10 @@ def generate(model, frames: np.ndarray, boxes: np.ndarray, mel: np.ndarray, cfg:
     out = []
     with torch.no_grad():
         for i in range(0, n, batch):
-            f = to_tensor_images(faces[i:i + batch]).to(device)  # (B, 3, 96, 96)
-            m = torch.from_numpy(mels[i:i + batch])[:, None].to(device)  # (B, 1, 80, 16)
+            # both (B, C, 96|80, 96|16) views of channels-last arrays, as the release's np.transpose makes them:
+            # the strides pick the convolution kernels, hence the float summation order
+            f = to_tensor_images(faces[i:i + batch]).to(device)
+            m = torch.from_numpy(mels[i:i + batch].reshape(-1, 80, 16, 1)).permute(0, 3, 1, 2).to(device)
             pred = model(m, masked_input(f, f)).permute(0, 2, 3, 1).cpu().numpy()  # (B, 96, 96, 3) BGR
             out.append(to_uint8(pred, cfg.quantise))
     gen = np.ascontiguousarray(np.concatenate(out)[..., ::-1])  # BGR -> RGB

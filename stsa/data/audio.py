@@ -72,13 +72,13 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
 
 
 def melspectrogram(wav: np.ndarray, pad_mode: str = "reflect") -> np.ndarray:
-    """Wav2Lip's normalised log-mel spectrogram: (80, ceil(len/200)+1) float32 in [-4, 4].
+    """Wav2Lip's normalised log-mel spectrogram: (80, len // 200 + 1) float32 in [-4, 4].
 
     Pre-emphasis 0.97, centred STFT (n_fft 800, hop 200, Hann; 400 samples of ``pad_mode`` padding each side),
-    amplitude -> dB (-20 ref), symmetric normalisation to [-4, 4]. ``reflect`` is what Wav2Lip's pinned librosa==0.7.0
-    (its requirements.txt; used to train and run the release) pads with: ``librosa.stft``'s default ``pad_mode`` was
-    ``reflect`` up to 0.8.x and is ``constant`` since 0.9.0, so Wav2Lip's audio.py on a current librosa changes the
-    first two and the last two mel columns (the windows of the first frame and of the last chunk).
+    amplitude -> dB (-20 ref), symmetric normalisation to [-4, 4]. ``reflect`` is what the librosa==0.7.0 pinned by
+    Wav2Lip's requirements.txt pads with: ``librosa.stft``'s default ``pad_mode`` was ``reflect`` up to 0.8.x and is
+    ``constant`` since 0.9.0, so Wav2Lip's audio.py on a current librosa changes the first two and the last two mel
+    columns (the windows of the first frame and of the last chunk).
     """
     wav = np.asarray(wav, dtype=np.float32)
     emphasised = np.append(wav[:1], wav[1:] - PREEMPHASIS * wav[:-1]) if len(wav) else wav
