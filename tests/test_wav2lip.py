@@ -112,7 +112,7 @@ def test_training_checkpoints_resume_identically_and_adapter_dubs(corpus, tmp_pa
     assert len(read_frames(job.out_path)) == 20
     meta = json.loads(job.meta_path.read_text())
     assert meta["status"] == "ok" and str(gen) in meta["checkpoints"]
-    assert (meta["frames_generated"], meta["frames_gt"], meta["frames_padded"]) == (17, 20, 3)  # one per mel chunk, the last repeated
+    assert (meta["frames_generated"], meta["frames_gt"], meta["frames_padded"]) == (17, 20, 3)  # one per mel chunk
     assert "preset=trained" in meta["version"] and "resize=crop" in meta["version"]
 
 
