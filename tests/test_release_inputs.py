@@ -234,3 +234,23 @@ def test_dub_writes_one_frame_per_chunk(dubber, tmp_path):
     tpl = Template(frames, clip.crops, clip.boxes, clip.landmarks, clip.points, clip.openness)
     info = dubber.dub(tpl, wav, tmp_path / "out.mp4")
     assert info["frames"] == output_frame_count(16100) == 26 == probe(tmp_path / "out.mp4").n_frames
+
+
+def test_a_template_at_another_frame_rate_is_converted_with_the_release_command(tmp_path, monkeypatch):
+    """inference.py: ``ffmpeg -y -i VIDEO -r 25 temp_25fps.avi`` (its frame selection differs from the fps filter
+    the preprocessing uses: for the release's 30 fps demo template 227 frames instead of 225)."""
+    import stsa.data.video as video_io
+    from stsa.dub import read_template
+    from stsa.errors import NoFaceError
+
+    src = tmp_path / "t30.mp4"
+    video_io.write_video(src, np.zeros((12, 64, 64, 3), np.uint8), fps=30)
+    calls, real = [], video_io.run_ffmpeg
+    monkeypatch.setattr(video_io, "run_ffmpeg", lambda args, s: (calls.append(args), real(args, s))[1])
+    with pytest.raises(NoFaceError):
+        read_template(src)
+    assert calls[0][:4] == ["-i", str(src), "-r", "25"] and calls[0][4].endswith(".avi") and len(calls[0]) == 5
+    calls.clear()
+    with pytest.raises(NoFaceError):
+        read_template(src, resample="filter")
+    assert "fps=25" in calls[0]
