@@ -7,26 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from stsa_tiny import face_landmarks, make_corpus, tiny_config
+from stsa_tiny import face_landmarks, make_corpus
 
 from stsa.data.clip import ClipData
 from stsa.data.landmarks import LOWER_LIP_MID, UPPER_LIP_MID, select_references
 from stsa.data.preprocess import face_bounds, face_boxes, normalise_landmarks
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def dubber():
-    from stsa.dub import Dubber
-    from stsa.model import FaceRenderer, GuidancePredictor
-
-    torch.manual_seed(0)
-    cfg = tiny_config()
-    return Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, "cpu", chunk=4)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # ------------------------------------------------------------------------------------------ 1. colour order
