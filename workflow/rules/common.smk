@@ -1,6 +1,8 @@
 # Helpers shared by the rules: config validation, paths, and input functions.
 import csv
 import json
+import os
+import shlex
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -258,6 +260,19 @@ def comparison_inputs(wildcards):
     if not config.get("paper_tables"):
         raise ValueError("set 'paper_tables' in the config to the directory holding the paper's tables as CSV")
     return [f"{R}/{t}.json" for t in comparison_tables()]
+
+
+def weights_dir():
+    """The config's ``weights_dir`` (``~`` expanded), or None: the jobs then use ``$STSA_BENCH_WEIGHTS`` or the
+    default ~/.cache/stsa-bench/weights. Script rules export it (workflow/scripts/dub.py, evaluate.py)."""
+    wdir = config.get("weights_dir")
+    return os.path.expanduser(wdir) if wdir else None
+
+
+def weights_env():
+    """Shell prefix giving a command the config's ``weights_dir`` as ``$STSA_BENCH_WEIGHTS`` (empty when null)."""
+    wdir = weights_dir()
+    return f"STSA_BENCH_WEIGHTS={shlex.quote(wdir)} " if wdir else ""
 
 
 def steps_flag(key):

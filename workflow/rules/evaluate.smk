@@ -14,7 +14,7 @@ rule evaluate:
         metrics=config["metrics"],
         cache_dir=gt_cache_dir,
         device=config["device"],
-        weights_dir=config["weights_dir"],
+        weights_dir=weights_dir(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
