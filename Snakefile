@@ -23,6 +23,15 @@ include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
 
 
+# Quick bookkeeping jobs run in the Snakemake process itself, never as cluster jobs.
+localrules:
+    list_clips,
+    manifest,
+    table,
+    paper_comparison,
+    report,
+
+
 rule all:
     input:
         table_targets(),
