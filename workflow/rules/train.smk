@@ -1,5 +1,6 @@
 # Training on the training split: the SyncNet expert, native Wav2Lip, and STSA's stages (per Table III variant).
 # The guidance stage does not depend on the stage-2 ablations, so every variant shares the full model's.
+# Each command sees the config's weights_dir as $STSA_BENCH_WEIGHTS (params.weights, common.smk: weights_env).
 
 TRAIN = config["training"]
 
@@ -14,6 +15,7 @@ rule train_expert:
         preset=TRAIN["preset"],
         steps=steps_flag("expert_steps"),
         device=config["device"],
+        weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
@@ -24,7 +26,7 @@ rule train_expert:
     resources:
         mem_mb=8000,
     shell:
-        "stsa-bench baselines train --model expert --data {params.data} --out {output} "
+        "{params.weights}stsa-bench baselines train --model expert --data {params.data} --out {output} "
         "--preset {params.preset} {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
@@ -39,6 +41,7 @@ rule train_wav2lip:
         preset=TRAIN["preset"],
         steps=steps_flag("wav2lip_steps"),
         device=config["device"],
+        weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
@@ -49,7 +52,7 @@ rule train_wav2lip:
     resources:
         mem_mb=8000,
     shell:
-        "stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
+        "{params.weights}stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
         "--preset {params.preset} {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
@@ -63,6 +66,7 @@ rule train_stsa_guidance:
         preset=TRAIN["preset"],
         steps=steps_flag("guidance_steps"),
         device=config["device"],
+        weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
@@ -73,7 +77,7 @@ rule train_stsa_guidance:
     resources:
         mem_mb=8000,
     shell:
-        "stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
+        "{params.weights}stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
         "{params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
@@ -87,6 +91,7 @@ rule train_stsa_synthesis:
         preset=TRAIN["preset"],
         steps=steps_flag("synthesis_steps"),
         device=config["device"],
+        weights=weights_env(),
         ablation=ablation_flag,
         expert=expert_flag,
     conda:
@@ -99,7 +104,7 @@ rule train_stsa_synthesis:
     resources:
         mem_mb=12000,
     shell:
-        "stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
+        "{params.weights}stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
         "{params.steps} --ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
 
 
@@ -115,6 +120,7 @@ rule finetune_stsa:
         preset=TRAIN["preset"],
         steps=steps_flag("finetune_steps"),
         device=config["device"],
+        weights=weights_env(),
         ablation=ablation_flag,
         expert=expert_flag,
     conda:
@@ -127,6 +133,6 @@ rule finetune_stsa:
     resources:
         mem_mb=12000,
     shell:
-        "stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
+        "{params.weights}stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
         "--guidance {input.guidance} --synthesis {input.synthesis} {params.steps} "
         "--ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"

@@ -18,10 +18,7 @@ method, dataset = snakemake.wildcards.method, snakemake.wildcards.dataset
 runs = pd.read_csv(snakemake.input.runs, dtype={"clip": str})
 done = runs.loc[runs["status"] == "ok", "clip"].tolist() if len(runs) else []
 device = None if snakemake.params.device == "auto" else snakemake.params.device
-# the metrics' protocol options (config `metric_options`; a rule param, so that changing them re-runs the job)
-metric_options = getattr(snakemake.params, "metric_options", None)
-if metric_options is None:
-    metric_options = snakemake.config.get("metric_options") or {}
+metric_options = snakemake.params.metric_options  # a rule param: changing the protocol re-runs the job
 if done:
     per_video, summary = evaluate_method(
         gt_root=Path(snakemake.params.gt_dir), pred_dir=Path(snakemake.params.pred_dir), clip_ids=done,
