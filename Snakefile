@@ -6,7 +6,11 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The demo config, unless config files are given (`--configfile`): those replace it instead of being merged into
+# it, so no demo key (e.g. `train: true` of a method) leaks into the paper profile. `--config KEY=VALUE` overrides.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -17,6 +21,15 @@ include: "workflow/rules/dub.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
+
+
+# Quick bookkeeping jobs run in the Snakemake process itself, never as cluster jobs.
+localrules:
+    list_clips,
+    manifest,
+    table,
+    paper_comparison,
+    report,
 
 
 rule all:

@@ -13,14 +13,13 @@ import numpy as np
 
 def mouth_psnr(video: str | Path, clip_dir: str | Path) -> float:
     """PSNR (dB, RGB in [0,1]) of rows 64-127 of the 128 crops, per frame then averaged over frames."""
+    from metrics.inputs import crop_prediction
     from stsa.data.clip import ClipData
-    from stsa.data.crops import crop_faces
-    from stsa.data.video import read_frames
 
     clip = ClipData.load(clip_dir)
-    frames = read_frames(video)
-    n = min(len(frames), clip.n_frames)
-    out = crop_faces(frames[:n], clip.boxes[:n])[:, 64:].astype(np.float64) / 255
+    crops, _ = crop_prediction(Path(video), clip.boxes, tuple(clip.frame_size) if clip.frame_size is not None else None)
+    n = len(crops)
+    out = crops[:, 64:].astype(np.float64) / 255
     gt = clip.crops[:n, 64:].astype(np.float64) / 255
     mse = ((out - gt) ** 2).reshape(n, -1).mean(axis=1)
     return float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-12))))

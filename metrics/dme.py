@@ -1,7 +1,9 @@
 """DME, Dynamic Motion Error (Yifever20002/Dyco ``core/utils/DME_util.py``): optical flow between consecutive
 frames of the ground truth and of the prediction; pixels where the ground-truth flow moves more than 1 px
 (Dyco's test: |u| + |v| > 1); mean end-point error ||f_gt - f_pred||_2 there, per frame pair; pairs without any
-moving pixel are left out (as Dyco); mean over pairs of a video. At 128x128 crops, in pixels.
+moving pixel are left out (as Dyco). At 128x128 crops, in pixels. A video's value is the mean over its pairs; the
+table value pools every pair of every video, as Dyco's ``DME_Computer.finalize`` (``np.mean`` of one list of
+all pairs), not a mean of per-video means.
 
 Backends: "raft" = torchvision RAFT-large with ``raft_large`` weights (Raft_Large_Weights.C_T_V1, the original
 RAFT raft-things model Dyco uses), 20 refinement iterations as Dyco, inputs scaled to [-1, 1]; "dis" = OpenCV
@@ -13,9 +15,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+
+from metrics.base import Metric
 
 MOTION_THRESHOLD = 1.0
 RAFT_ITERS = 20
@@ -53,38 +58,54 @@ def flows_dis(frames: np.ndarray) -> np.ndarray:
     return np.stack(flows).transpose(0, 3, 1, 2) if flows else np.zeros((0, 2, *frames.shape[1:3]), np.float32)
 
 
-def dme_from_flows(gt_flow: np.ndarray, pred_flow: np.ndarray) -> tuple[float, int]:
-    """(P, 2, H, W) x2 -> (mean over pairs of the masked EPE, number of pairs used)."""
+def pair_errors(gt_flow: np.ndarray, pred_flow: np.ndarray) -> np.ndarray:
+    """(P, 2, H, W) x2 -> (U,) mean EPE over the moving pixels of each pair with any (U <= P)."""
     moving = np.abs(gt_flow).sum(axis=1) > MOTION_THRESHOLD  # (P, H, W)
     epe = np.linalg.norm(gt_flow.astype(np.float64) - pred_flow, axis=1)  # (P, H, W)
-    per_pair = [float(e[m].mean()) for e, m in zip(epe, moving, strict=True) if m.any()]
-    return (float(np.mean(per_pair)) if per_pair else math.nan), len(per_pair)
+    return np.array([e[m].mean() for e, m in zip(epe, moving, strict=True) if m.any()], np.float64)
 
 
-class DME:
-    """Stateful wrapper: ``update(pred, gt)`` per video; ``compute()`` = mean over videos."""
+def dme_from_flows(gt_flow: np.ndarray, pred_flow: np.ndarray) -> tuple[float, int]:
+    """(P, 2, H, W) x2 -> (mean over pairs of the masked EPE, number of pairs used)."""
+    errors = pair_errors(gt_flow, pred_flow)
+    return (float(errors.mean()) if len(errors) else math.nan), len(errors)
 
-    def __init__(self, backend: str = "raft", weights_path: Path | None = None,
-                 device: torch.device | str = "cpu", raft_iters: int = RAFT_ITERS):
-        if backend not in ("raft", "dis"):
-            raise ValueError(f"DME backend must be raft or dis, not {backend!r}")
-        self.backend, self.device, self.raft_iters = backend, device, raft_iters
-        self.model = build_raft(weights_path, device) if backend == "raft" else None
-        self.reset()
+
+class DME(Metric):
+    """Engine (RAFT): per video the mean masked EPE over its pairs (GT flows cached per clip); ``compute()`` the
+    mean over all pairs of all videos seen (Dyco's pooling)."""
+
+    name = "dme"
+    backend = "raft"
+
+    def __init__(self, device="cpu", cache=None, **options: Any):
+        super().__init__(device, cache, **options)
+        self.model = build_raft(device=device) if self.backend == "raft" else None
 
     def flows(self, frames: np.ndarray) -> np.ndarray:
+        """(T, H, W, 3) uint8 RGB -> (T-1, 2, H, W) flows of this backend."""
         if self.model is None:
             return flows_dis(frames)
-        return flows_raft(self.model, frames, self.device, iters=self.raft_iters)
+        return flows_raft(self.model, frames, self.device, iters=self.options["raft_iters"])
 
     def reset(self) -> None:
-        self.values: list[float] = []
+        super().reset()
+        self.errors: list[np.ndarray] = []
 
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
-        v, _ = dme_from_flows(self.flows(gt), self.flows(pred))
-        self.values.append(v)
-        return v
+    def video(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> dict[str, float]:
+        g = self.cache.get(f"flow_{self.backend}", gt, lambda: {"flow": self.flows(gt.crops)})
+        gt_flow = g["flow"][:max(len(pred) - 1, 0)]  # (n-1, 2, H, W) float32
+        errors = pair_errors(gt_flow, self.flows(pred))
+        self.errors.append(errors)
+        return {self.spec.columns[0].name: float(errors.mean()) if len(errors) else math.nan}
 
-    def compute(self) -> float:
-        vals = [v for v in self.values if not math.isnan(v)]
-        return float(np.mean(vals)) if vals else math.nan
+    def compute(self) -> dict[str, float]:
+        pooled = np.concatenate(self.errors) if self.errors else np.zeros(0)
+        return {self.spec.columns[0].name: float(pooled.mean()) if len(pooled) else math.nan}
+
+
+class DMEDis(DME):
+    """Engine (OpenCV DIS flow, no weights): as DME."""
+
+    name = "dme_dis"
+    backend = "dis"

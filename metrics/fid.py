@@ -12,6 +12,8 @@ from unittest import mock
 import numpy as np
 import torch
 
+from metrics.base import Metric
+
 
 def build_inception(weights_path: Path | None = None, device: torch.device | str = "cpu") -> torch.nn.Module:
     """pytorch-fid's ``InceptionV3([pool3])`` (resize to 299, inputs in [0, 1]) with verified ``pt_inception``."""
@@ -33,7 +35,8 @@ def inception_features(model: torch.nn.Module, frames: np.ndarray, device: torch
     out = []
     for i in range(0, len(frames), batch):
         x = torch.from_numpy(np.ascontiguousarray(frames[i:i + batch])).to(device)
-        x = x.permute(0, 3, 1, 2).float() / 255.0  # (B, 3, H, W)
+        x = x.permute(0, 3, 1, 2).contiguous().float() / 255.0  # (B, 3, H, W); contiguous as pytorch-fid's ToTensor
+        # (a channels-last input takes another convolution path: features differ by ~1e-4)
         out.append(model(x)[0].squeeze(3).squeeze(2).cpu().numpy())  # (B, 2048)
     return np.concatenate(out) if out else np.zeros((0, 2048), np.float32)
 
@@ -62,24 +65,30 @@ def fid_from_features(pred: np.ndarray, gt: np.ndarray) -> float:
     return frechet_distance(*statistics(pred), *statistics(gt))
 
 
-class FID:
-    """Stateful wrapper: ``update(pred_frames, gt_frames)`` accumulates features; ``compute()`` the distance."""
+class FID(Metric):
+    """Engine: ``update(pred, gt)`` keeps the Inception features of the predicted frames and of all the ground
+    truth's frames (cached per clip); ``compute()`` the distance of all predicted frames vs all ground-truth frames
+    of the videos seen. A dataset metric: no per-video value."""
 
-    def __init__(self, weights_path: Path | None = None, device: torch.device | str = "cpu"):
-        self.device = device
-        self.model = build_inception(weights_path, device)
-        self.reset()
+    name = "fid"
+
+    def __init__(self, device="cpu", cache=None):
+        super().__init__(device, cache)
+        self.model = build_inception(device=device)
 
     def reset(self) -> None:
+        super().reset()
         self.pred: list[np.ndarray] = []
         self.gt: list[np.ndarray] = []
 
-    def update(self, pred: np.ndarray, gt: np.ndarray | None = None) -> None:
+    def video(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> dict[str, float]:
+        feats = self.cache.get("inception", gt, lambda: {"features": inception_features(self.model, gt.crops,
+                                                                                       self.device)})
+        self.gt.append(feats["features"])
         self.pred.append(inception_features(self.model, pred, self.device))
-        if gt is not None:
-            self.gt.append(inception_features(self.model, gt, self.device))
+        return {}
 
-    def compute(self) -> float:
-        if not self.pred or not self.gt:
-            return float("nan")
-        return fid_from_features(np.concatenate(self.pred), np.concatenate(self.gt))
+    def compute(self) -> dict[str, float]:
+        if not self.pred:
+            return {"FID": float("nan")}
+        return {"FID": fid_from_features(np.concatenate(self.pred), np.concatenate(self.gt))}

@@ -6,9 +6,13 @@ crop). Frames where either detection fails are counted (``liplmd_failed_frames``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from metrics.base import Metric
 from stsa.data.landmarks import LIP, MESH_IDS
 
 LIP_MESH_IDS = [MESH_IDS[i] for i in LIP]  # FaceMesh vertex ids of the 40 lip points
@@ -39,30 +43,36 @@ def liplmd(pred_lips: np.ndarray, gt_lips: np.ndarray, pred_found: np.ndarray,
     return float(d.mean(axis=1).mean()), failed
 
 
-class LipLMD:
-    """Stateful wrapper: ``update(pred, gt)`` per video; ``compute()`` = mean over videos; ``failed_frames``."""
+class LipLMD(Metric):
+    """Engine: FaceMesh on the prediction (and on the ground truth when not cached) in ``workers`` processes
+    (default: all cores; 0 = in this process; ``metrics.facemesh_pool``, reused across runs of the process), so
+    ``start`` returns at once and the evaluator goes on with the next video. Per video: LipLMD and
+    ``liplmd_failed_frames``; ``compute()``: the mean over videos and the failed frames summed."""
 
-    def __init__(self):
-        from stsa.data.facemesh import FaceMeshDetector
+    name = "liplmd"
 
-        self.detector = FaceMeshDetector(pad=PAD)
-        self.reset()
+    def __init__(self, device="cpu", cache=None, workers: int | None = None):
+        from metrics.facemesh_pool import detector_for
 
-    def reset(self) -> None:
-        self.values: list[float] = []
-        self.failed_frames = 0
+        super().__init__(device, cache, workers=workers)
+        self.detector = detector_for(self.options["workers"], PAD)  # workers start building their graphs now
 
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
-        p, pf = lip_landmarks(self.detector, pred)
-        g, gf = lip_landmarks(self.detector, gt)
-        v, failed = liplmd(p, g, pf, gf)
-        self.values.append(v)
-        self.failed_frames += failed
-        return v
+    def start(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> Callable[[], dict[str, Any]]:
+        gt_job = None if self.cache.has("liplmd", gt) else self.detector.submit(gt.crops)
+        pred_job = self.detector.submit(pred)
 
-    def compute(self) -> float:
-        vals = [v for v in self.values if not math.isnan(v)]
-        return float(np.mean(vals)) if vals else math.nan
+        def gt_lips() -> dict[str, np.ndarray]:
+            pts, found = (gt_job or self.detector.submit(gt.crops)).result()
+            return {"lips": lips_from_points(pts, gt.crops.shape), "found": found}
 
-    def close(self) -> None:
-        self.detector.close()
+        def finish() -> dict[str, Any]:
+            g = self.cache.get("liplmd", gt, gt_lips)
+            pts, pf = pred_job.result()
+            n = len(pred)
+            value, failed = liplmd(lips_from_points(pts, pred.shape), g["lips"][:n], pf, g["found"][:n])
+            return {"LipLMD": value, "liplmd_failed_frames": failed}
+
+        return finish
+
+    def video(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> dict[str, Any]:
+        return self.start(pred, gt, pred_path)()

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from metrics.base import Metric
+
 
 def build_lpips(weights_path: Path | None = None, device: torch.device | str = "cpu") -> torch.nn.Module:
     """``lpips.LPIPS(net='alex')`` with its backbone slices filled from the verified ``alexnet`` state dict."""
@@ -40,21 +42,14 @@ def lpips_frames(model: torch.nn.Module, pred: np.ndarray, gt: np.ndarray, devic
     return np.concatenate(out) if out else np.zeros(0)
 
 
-class LPIPS:
-    """Stateful wrapper: ``update(pred, gt)`` per video; ``compute()`` = mean over videos."""
+class LPIPS(Metric):
+    """Engine: per video the mean per-frame LPIPS; ``compute()`` the mean over videos."""
 
-    def __init__(self, weights_path: Path | None = None, device: torch.device | str = "cpu"):
-        self.device = device
-        self.model = build_lpips(weights_path, device)
-        self.reset()
+    name = "lpips"
 
-    def reset(self) -> None:
-        self.values: list[float] = []
+    def __init__(self, device="cpu", cache=None):
+        super().__init__(device, cache)
+        self.model = build_lpips(device=device)
 
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
-        v = float(np.mean(lpips_frames(self.model, pred, gt, self.device)))
-        self.values.append(v)
-        return v
-
-    def compute(self) -> float:
-        return float(np.mean(self.values)) if self.values else float("nan")
+    def video(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> dict[str, float]:
+        return {"LPIPS": float(np.mean(lpips_frames(self.model, pred, gt.crops[:len(pred)], self.device)))}

@@ -1,26 +1,37 @@
 """LSE-D / LSE-C with SyncNet (syncnet-python's network ``SyncNetModel.S``, weights ``syncnet_v2``).
 
-Default ("crops", Wav2Lip's LRS convention): the 128x128 face crops, BGR (as cv2 reads them), resized to 224
-(bilinear), no detection and no track-length filter; MFCC by python_speech_features defaults on the 16 kHz int16
-``audio.wav``; 5-frame video windows vs 20 MFCC columns (4 per frame); distances at offsets -15..+15 (vshift 15),
-mean over windows per offset; LSE-D = min, LSE-C = median - min. Identical to syncnet-python's
+Core (every protocol): frames as BGR uint8 resized to 224 (cv2 bilinear); MFCC by python_speech_features defaults
+on 16 kHz int16 audio; 5-frame video windows vs 20 MFCC columns (4 per frame); distances at offsets -15..+15
+(vshift 15), mean over windows per offset; LSE-D = min, LSE-C = median - min. Identical to syncnet-python's
 ``SyncNetInstance.evaluate`` (see the tests), but all windows in a few network calls and distances vectorised:
 the lip stream's only temporal kernel is the first Conv3d (5 frames), so running the network once over the whole
 clip yields every 5-frame window's embedding without copying windows.
 
-Option "full": syncnet-python's own pipeline (S3FD detection, scene cuts, face tracks >= 50 frames, crops) on the
-prediction video; needs ``sfd_face`` too. Returns the package's min distance / max confidence over tracks.
+Protocols (option ``lse_protocol``), i.e. which frames and which audio:
+- "wav2lip_lrs": Wav2Lip's ``evaluation/scores_LSE/calculate_scores_LRS.py`` (the lineage's; the paper preset's):
+  the **whole generated frame**, extracted by ffmpeg as JPEG (``-f image2``) and read by cv2, resized to 224, and
+  the **generated video's own audio** (ffmpeg ``-async 1 -ac 1 -vn -acodec pcm_s16le -ar 16000``); all its frames.
+- "crops": the prediction's 128x128 face crops (ground-truth boxes) and the ground truth's ``audio.wav``, the
+  frames the other metrics compare, no JPEG step.
+- "full": syncnet-python's own pipeline (S3FD detection, scene cuts, face tracks >= 50 frames, crops) on the
+  prediction video with the ground truth's audio; needs ``sfd_face`` too. Min distance / max confidence over
+  tracks.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from metrics.base import Metric
+
 VSHIFT, WINDOW, MFCC_PER_FRAME, MFCC_WINDOW, SIZE = 15, 5, 4, 20, 224
+FULL_WEIGHTS = ("sfd_face", "syncnet_v2")
 
 
 def build_syncnet(weights_path: Path | None = None, device: torch.device | str = "cpu") -> torch.nn.Module:
@@ -51,11 +62,45 @@ def read_wav_int16(path: Path) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
-def prepare_frames(crops_rgb: np.ndarray) -> np.ndarray:
-    """(T, h, w, 3) uint8 RGB crops -> (T, 224, 224, 3) uint8 BGR (cv2 bilinear resize, as Wav2Lip's script)."""
+def read_audio_16k(path: Path) -> np.ndarray:
+    """int16 samples of a 16 kHz wav; MediaError naming the file otherwise."""
+    from stsa.errors import MediaError
+
+    audio, rate = read_wav_int16(path)
+    if rate != 16000:
+        raise MediaError(path, f"audio at {rate} Hz, LSE needs 16 kHz", "re-run preprocessing")
+    return audio
+
+
+def prepare_frames(frames_rgb: np.ndarray) -> np.ndarray:
+    """(T, h, w, 3) uint8 RGB -> (T, 224, 224, 3) uint8 BGR (cv2 bilinear resize, as Wav2Lip's script)."""
     import cv2
 
-    return np.stack([cv2.resize(np.ascontiguousarray(f[..., ::-1]), (SIZE, SIZE)) for f in crops_rgb])
+    out = [cv2.resize(np.ascontiguousarray(f[..., ::-1]), (SIZE, SIZE)) for f in frames_rgb]
+    return np.stack(out) if out else np.zeros((0, SIZE, SIZE, 3), np.uint8)
+
+
+def wav2lip_lrs_inputs(video: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs of Wav2Lip's ``calculate_scores_LRS.py`` for one generated video: every frame as ffmpeg's JPEG
+    read back by cv2 and resized to 224 -> (T, 224, 224, 3) uint8 BGR, and the video's own audio track as 16 kHz
+    mono int16. A video without an audio track raises MediaError (this protocol scores the video's own audio)."""
+    import cv2
+
+    from stsa.data.video import probe, run_ffmpeg
+    from stsa.errors import MediaError
+
+    if not probe(video).has_audio:
+        raise MediaError(video, "no audio track: the wav2lip_lrs LSE protocol scores the generated video's own audio",
+                         "mux the driving audio into the output, or use lse_protocol crops")
+    with tempfile.TemporaryDirectory(prefix="stsa-lse-") as tmp:
+        run_ffmpeg(["-i", str(video), "-threads", "1", "-f", "image2", f"{tmp}/%06d.jpg"], video)
+        run_ffmpeg(["-i", str(video), "-async", "1", "-ac", "1", "-vn", "-acodec", "pcm_s16le", "-ar", "16000",
+                    f"{tmp}/audio.wav"], video)
+        frames = [cv2.resize(cv2.imread(str(p)), (SIZE, SIZE)) for p in sorted(Path(tmp).glob("*.jpg"))]
+        audio, _ = read_wav_int16(Path(tmp) / "audio.wav")
+    if not frames:
+        raise MediaError(video, "ffmpeg extracted no frames", "check the file plays in a media player")
+    return np.stack(frames), audio
 
 
 @torch.no_grad()
@@ -94,12 +139,19 @@ def offset_distances(lip: torch.Tensor, aud: torch.Tensor, vshift: int = VSHIFT)
 
 def lse_scores(net: torch.nn.Module, crops_rgb: np.ndarray, audio_int16: np.ndarray, sample_rate: int = 16000,
                device: torch.device | str = "cpu") -> dict[str, float]:
-    """LSE-D, LSE-C (and the offset) of one video. Fewer than 6 usable frames -> NaN."""
+    """LSE-D, LSE-C (and the offset) of one video's RGB frames (any size). Fewer than 6 usable frames -> NaN."""
     n_frames = min(len(crops_rgb), math.floor(len(audio_int16) / 640))
+    return lse_scores_bgr(net, prepare_frames(crops_rgb[:n_frames]), audio_int16, sample_rate, device)
+
+
+def lse_scores_bgr(net: torch.nn.Module, frames_bgr: np.ndarray, audio_int16: np.ndarray, sample_rate: int = 16000,
+                   device: torch.device | str = "cpu") -> dict[str, float]:
+    """LSE-D, LSE-C (and the offset) of (T, 224, 224, 3) BGR frames. Fewer than 6 usable frames -> NaN."""
+    n_frames = min(len(frames_bgr), math.floor(len(audio_int16) / 640))
     n_windows = n_frames - WINDOW  # syncnet-python's lastframe = min_length - 5
     if n_windows < 1:
         return {"LSE-D": math.nan, "LSE-C": math.nan, "LSE_offset": math.nan}
-    frames = prepare_frames(crops_rgb[:n_frames])
+    frames = np.ascontiguousarray(frames_bgr[:n_frames])
     lip = lip_embeddings(net, frames, n_windows, device)
     aud = audio_embeddings(net, mfcc_features(audio_int16, sample_rate), n_windows, device)
     mdist = offset_distances(lip, aud).mean(0)  # (31,)
@@ -108,20 +160,25 @@ def lse_scores(net: torch.nn.Module, crops_rgb: np.ndarray, audio_int16: np.ndar
     return {"LSE-D": float(minval), "LSE-C": float(conf), "LSE_offset": int(VSHIFT - minidx)}
 
 
-def lse_full_pipeline(video: Path, audio: Path, device: torch.device | str = "cpu") -> dict[str, float]:
-    """syncnet-python's full pipeline (S3FD, scenes, tracks >= 50 frames) on a video: min distance and max
-    confidence over face tracks; NaN when no track qualifies."""
+def full_pipeline(device: torch.device | str = "cpu"):
+    """syncnet-python's ``SyncNetPipeline`` with verified ``sfd_face`` and ``syncnet_v2``."""
     from syncnet_python.syncnet_pipeline import SyncNetPipeline
 
     from stsa.data.video import ensure_ffmpeg_on_path
     from stsa.weights import resolve, verify
 
-    paths = {name: resolve(name) for name in ("sfd_face", "syncnet_v2")}
+    paths = {name: resolve(name) for name in FULL_WEIGHTS}
     for name, path in paths.items():
         verify(name, path)
     ensure_ffmpeg_on_path()
-    pipe = SyncNetPipeline(device=str(device), s3fd_weights=str(paths["sfd_face"]),
+    return SyncNetPipeline(device=str(device), s3fd_weights=str(paths["sfd_face"]),
                            syncnet_weights=str(paths["syncnet_v2"]))
+
+
+def lse_full_pipeline(video: Path, audio: Path, device: torch.device | str = "cpu", pipe=None) -> dict[str, float]:
+    """syncnet-python's full pipeline (S3FD, scenes, tracks >= 50 frames) on a video: min distance and max
+    confidence over face tracks; NaN when no track qualifies."""
+    pipe = pipe if pipe is not None else full_pipeline(device)
     offsets, confs, dists, *_ = pipe.inference(str(video), str(audio))
     if not dists:
         return {"LSE-D": math.nan, "LSE-C": math.nan, "LSE_offset": math.nan}
@@ -129,23 +186,31 @@ def lse_full_pipeline(video: Path, audio: Path, device: torch.device | str = "cp
     return {"LSE-D": float(min(dists)), "LSE-C": float(max(confs)), "LSE_offset": int(offsets[best])}
 
 
-class LSE:
-    """Stateful wrapper: ``update(crops, audio_int16)`` per video; ``compute()`` = mean LSE-D and LSE-C."""
+class LSE(Metric):
+    """Engine: per video LSE-D, LSE-C and the offset under ``lse_protocol``; ``compute()`` the means over videos.
+    The crops protocol reads the ground truth's audio (``gt.audio`` or its ``audio.wav``); wav2lip_lrs and full
+    read the prediction's video file (``pred_path``)."""
 
-    def __init__(self, weights_path: Path | None = None, device: torch.device | str = "cpu"):
-        self.device = device
-        self.net = build_syncnet(weights_path, device)
-        self.reset()
+    name = "lse"
 
-    def reset(self) -> None:
-        self.values: list[dict[str, float]] = []
+    def __init__(self, device="cpu", cache=None, lse_protocol: str | None = None):
+        super().__init__(device, cache, lse_protocol=lse_protocol)
+        self.protocol = self.options["lse_protocol"]
+        if self.protocol == "full":
+            self.pipe = full_pipeline(device)
+        else:
+            self.net = build_syncnet(device=device)
 
-    def update(self, crops_rgb: np.ndarray, audio_int16: np.ndarray, sample_rate: int = 16000) -> dict:
-        v = lse_scores(self.net, crops_rgb, audio_int16, sample_rate, self.device)
-        self.values.append(v)
-        return v
+    def required_weights(self) -> tuple[str, ...]:
+        return FULL_WEIGHTS if self.protocol == "full" else self.spec.weights
 
-    def compute(self) -> dict[str, float]:
-        if not self.values:
-            return {"LSE-D": math.nan, "LSE-C": math.nan}
-        return {k: float(np.nanmean([v[k] for v in self.values])) for k in ("LSE-D", "LSE-C")}
+    def video(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> dict[str, Any]:
+        if self.protocol == "crops":
+            audio = gt.audio if gt.audio is not None else read_audio_16k(gt.audio_path)
+            return lse_scores(self.net, pred, audio, 16000, self.device)
+        if pred_path is None:
+            raise ValueError(f"lse_protocol {self.protocol} reads the prediction's video file: pass pred_path")
+        if self.protocol == "wav2lip_lrs":
+            frames, audio = wav2lip_lrs_inputs(Path(pred_path))
+            return lse_scores_bgr(self.net, frames, audio, 16000, self.device)
+        return lse_full_pipeline(Path(pred_path), gt.audio_path, self.device, self.pipe)

@@ -7,9 +7,12 @@ On CPU per frame in float64 with OpenCV's separable filter (scipy's kernel, mirr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
+from metrics.base import Metric
 from metrics.psnr import to_unit
 
 SIGMA, TRUNCATE, K1, K2 = 1.5, 3.5, 0.01, 0.03
@@ -100,19 +103,10 @@ def ssim_video(pred: np.ndarray, gt: np.ndarray, device: torch.device | str = "c
     return float(np.mean(ssim_frames(pred, gt, device)))
 
 
-class SSIM:
-    """Stateful wrapper: ``update(pred, gt)`` per video, ``compute()`` = mean over videos."""
+class SSIM(Metric):
+    """Engine: per video the mean per-frame SSIM; ``compute()`` the mean over videos."""
 
-    def __init__(self) -> None:
-        self.reset()
+    name = "ssim"
 
-    def reset(self) -> None:
-        self.values: list[float] = []
-
-    def update(self, pred: np.ndarray, gt: np.ndarray) -> float:
-        v = ssim_video(pred, gt)
-        self.values.append(v)
-        return v
-
-    def compute(self) -> float:
-        return float(np.mean(self.values)) if self.values else float("nan")
+    def video(self, pred: np.ndarray, gt, pred_path: Path | None = None) -> dict[str, float]:
+        return {"SSIM": ssim_video(pred, gt.crops[:len(pred)], self.device)}

@@ -1,6 +1,7 @@
 """The ``stsa-bench`` command. Each subcommand lives in its own module, which provides ``register(subparsers)``.
 
 Modules are imported when the command line is parsed; keep heavy imports (torch, mediapipe) inside functions.
+A module that fails to import stops the command with an error naming it (never a silently missing subcommand).
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):  # subcommand not built yet
-                continue
-            raise
+        except Exception as exc:
+            raise ImportError(f"stsa-bench: the subcommand module {name} failed to import ({type(exc).__name__}: "
+                              f"{exc}); reinstall with `pip install -e .` or fix the module") from exc
         module.register(sub)
     return parser
 

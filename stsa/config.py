@@ -116,20 +116,26 @@ class InferenceConfig:
     """How dubbing turns the renderer's output into video frames (the model itself is unchanged by these).
 
     The release (paper preset): the output is truncated to uint8 (``astype(uint8)``) and pasted back through the
-    convex hull of the face contour, blurred (Gaussian 21x21, sigma 11), so pixels outside the face keep the
-    template's; its contour comes from a 68-point detector (jaw + brows), ours from the FaceMesh oval + brow points
-    (``stsa.data.landmarks.HULL``). Alternatives: ``quantise="round"`` (unbiased), ``paste="box"`` (the whole
-    crop box through a feathered box mask).
+    face contour, blurred (Gaussian 21x21, sigma 11), so pixels outside the face keep the template's; its contour
+    comes from a 68-point detector (jaw 0-16 + brows 26-17), ours from the FaceMesh points at the same places
+    (``stsa.data.landmarks.PASTE_CONTOUR``). A template that is not at 25 fps is converted as the release does
+    (``ffmpeg -i in -r 25 out.avi``: its frame selection, and the default mpeg4 encoder at ~200 kb/s, a lossy
+    intermediate).
+    Alternatives: ``quantise="round"`` (unbiased), ``paste="box"`` (the whole crop box through a feathered box
+    mask), ``resample="filter"`` (ffmpeg's fps filter, near-lossless H.264: the preprocessing's conversion).
     """
 
     quantise: Literal["truncate", "round"] = "truncate"
-    paste: Literal["hull", "box"] = "hull"
+    paste: Literal["contour", "box"] = "contour"
+    resample: Literal["release", "filter"] = "release"
 
     def __post_init__(self) -> None:
+        if self.resample not in ("release", "filter"):
+            raise ValueError(f"resample must be 'release' or 'filter', got {self.resample!r}")
         if self.quantise not in ("truncate", "round"):
             raise ValueError(f"quantise must be 'truncate' or 'round', got {self.quantise!r}")
-        if self.paste not in ("hull", "box"):
-            raise ValueError(f"paste must be 'hull' or 'box', got {self.paste!r}")
+        if self.paste not in ("contour", "box"):
+            raise ValueError(f"paste must be 'contour' or 'box', got {self.paste!r}")
 
 
 @dataclass

@@ -54,9 +54,10 @@ def window_indices(n_out: int, t: int = 5) -> np.ndarray:
     return np.arange(n_out)[:, None] + np.arange(t)[None, :] - HALF_WINDOW
 
 
-def read_template(video: str | Path, margin_px: float = 5.0) -> Template:
-    """Decode a template at 25 fps (re-encoded when needed), FaceMesh every frame, the release's face bounds,
-    crop boxes and landmark normalisation (stsa.data.preprocess).
+def read_template(video: str | Path, margin_px: float = 5.0, resample: str = "release") -> Template:
+    """Decode a template at 25 fps, FaceMesh every frame, the release's face bounds, crop boxes and landmark
+    normalisation (stsa.data.preprocess). Another frame rate is converted the release's way (``resample="release"``:
+    ``ffmpeg -r 25`` to mpeg4 avi) or with the preprocessing's fps filter (``"filter"``).
 
     Raises MediaError for unreadable files and NoFaceError when no frame has a face; short gaps are interpolated.
     """
@@ -66,7 +67,7 @@ def read_template(video: str | Path, margin_px: float = 5.0) -> Template:
     from stsa.data.facemesh import FaceMeshDetector
     from stsa.data.landmarks import mouth_openness, select_131
     from stsa.data.preprocess import face_bounds, face_boxes, interpolate_missing, normalise_landmarks
-    from stsa.data.video import FPS, normalise_video, probe, read_frames
+    from stsa.data.video import FPS, normalise_video, probe, read_frames, run_ffmpeg
     from stsa.errors import MediaError, NoFaceError
 
     video = Path(video)
@@ -77,8 +78,12 @@ def read_template(video: str | Path, margin_px: float = 5.0) -> Template:
         frames = read_frames(video)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            dst = Path(tmp) / "template_25fps.mp4"
-            normalise_video(video, dst, FPS)
+            if resample == "release":  # inference.py: ffmpeg -y -i VIDEO -r 25 temp_25fps.avi
+                dst = Path(tmp) / "temp_25fps.avi"
+                run_ffmpeg(["-i", str(video), "-r", str(FPS), str(dst)], video)
+            else:
+                dst = Path(tmp) / "template_25fps.mp4"
+                normalise_video(video, dst, FPS)
             frames = read_frames(dst)
     with FaceMeshDetector() as det:
         mesh, found = det.detect_many(frames)
@@ -259,8 +264,8 @@ class Dubber:
     def dub(self, template: Template, audio_path: str | Path, out: str | Path,
             crop_out: str | Path | None = None, progress: bool = False) -> dict:
         """Dub ``template`` with ``audio_path``; write the full-frame video (and the 128x128 crop video)."""
-        from stsa.data.crops import paste_faces, paste_faces_hull
-        from stsa.data.landmarks import HULL
+        from stsa.data.crops import paste_faces, paste_faces_contour
+        from stsa.data.landmarks import PASTE_CONTOUR
         from stsa.data.video import write_video
 
         t0 = time.perf_counter()
@@ -270,9 +275,9 @@ class Dubber:
         seq = frame_sequence(len(template.crops), n_out)
         if crop_out is not None:
             write_video(crop_out, gen, audio=audio_path)
-        if self.cfg.inference.paste == "hull":
-            full = paste_faces_hull(template.frames[seq], gen, template.boxes[seq],
-                                    template.points[seq][:, list(HULL)])
+        if self.cfg.inference.paste == "contour":
+            full = paste_faces_contour(template.frames[seq], gen, template.boxes[seq],
+                                    template.points[seq][:, list(PASTE_CONTOUR)])
         else:
             full = paste_faces(template.frames[seq], gen, template.boxes[seq])
         write_video(out, full, audio=audio_path)
@@ -335,7 +340,7 @@ def run(args: argparse.Namespace) -> int:
         dubber = Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, args.device, args.half)
     else:
         dubber = Dubber.from_checkpoint(args.checkpoint, args.device, args.half)
-    template = read_template(args.video)
+    template = read_template(args.video, resample=dubber.cfg.inference.resample)
     with tempfile.TemporaryDirectory() as tmp:
         audio = _audio_as_wav(args.audio, Path(tmp))
         info = dubber.dub(template, audio, args.out, args.crop_out, progress=True)

@@ -274,31 +274,6 @@ class STSA(nn.Module):
         self.renderer = FaceRenderer(self.cfg)
 
 
-def _read_state_dict(path: str | Path, name: str) -> dict[str, torch.Tensor]:
-    """`name` is the stsa.weights manifest entry (its checksum is verified when known)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(path, "checkpoint not found",
-                           "download the STSA release checkpoints (see `stsa-bench weights status`) "
-                           "or pass the right path")
-    try:
-        from stsa import weights as _weights
-    except ImportError:
-        _weights = None
-    loader = getattr(_weights, "load_state_dict", None) if _weights is not None else None
-    if loader is not None:
-        return loader(name, path)   # unwraps `state_dict`, strips `module.`
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise WeightsError(path, f"cannot read checkpoint ({e})", "re-download the file") from e
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise WeightsError(path, f"expected a state dict, got {type(obj).__name__}", "re-download the file")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
-
-
 def _load_strict(module: nn.Module, sd: dict[str, torch.Tensor], path: str | Path) -> None:
     try:
         module.load_state_dict(sd, strict=True)
@@ -313,8 +288,10 @@ def load_release_weights(model: STSA, heatmap_path: str | Path | None, face_path
     Accepts a bare state dict or {"state_dict": ...}, keys with or without a `module.` prefix. Either path may
     be None to skip that stage. Missing or mismatching files raise stsa.errors.WeightsError.
     """
+    from stsa.weights import load_state_dict  # verifies the checksum when the manifest knows it
+
     if heatmap_path is not None:
-        _load_strict(model.guidance, _read_state_dict(heatmap_path, "stsa_heatmap"), heatmap_path)
+        _load_strict(model.guidance, load_state_dict("stsa_heatmap", heatmap_path), heatmap_path)
     if face_path is not None:
-        _load_strict(model.renderer, _read_state_dict(face_path, "stsa_face"), face_path)
+        _load_strict(model.renderer, load_state_dict("stsa_face", face_path), face_path)
     return model

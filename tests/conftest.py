@@ -40,6 +40,20 @@ def single_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(scope="module")
+def dubber(single_thread):
+    """A seeded Dubber of the tiny test config (stsa_tiny) on the CPU, chunks of 4 frames."""
+    import torch
+    from stsa_tiny import tiny_config
+
+    from stsa.dub import Dubber
+    from stsa.model import FaceRenderer, GuidancePredictor
+
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    return Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, "cpu", chunk=4)
+
+
 @pytest.fixture
 def wdir(tmp_path: Path, monkeypatch) -> Path:
     """An empty weights directory (and torch hub cache) for one test; the packaged manifest."""

@@ -63,6 +63,20 @@ def test_reflect_and_constant_padding_differ_at_edges_only() -> None:
     np.testing.assert_array_equal(a[:, 3:-3], b[:, 3:-3])
 
 
+def test_default_padding_is_the_reflect_of_wav2lips_pinned_librosa() -> None:
+    """Wav2Lip pins librosa==0.7.0, whose stft centres frame 0 on np.pad(y, n_fft // 2, mode="reflect") (its
+    default pad_mode then; "constant" since librosa 0.9.0): the first column from that padding, written out."""
+    from scipy.signal import get_window, lfilter
+
+    wav = _speechlike(0.5, seed=3)
+    y = lfilter([1, -0.97], [1], wav.astype(np.float64))
+    frame0 = np.pad(y, 400, mode="reflect")[:800] * get_window("hann", 800, fftbins=True)
+    mel0 = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600) @ np.abs(np.fft.rfft(frame0))
+    ref = np.clip(8 * ((20 * np.log10(np.maximum(1e-5, mel0)) - 20 + 100) / 100) - 4, -4, 4)
+    np.testing.assert_allclose(melspectrogram(wav)[:, 0], ref, atol=2e-3)
+    assert np.abs(_wav2lip_mel(wav, "constant")[:, 0] - ref).max() > 0.05  # Wav2Lip's audio.py on librosa >= 0.9
+
+
 def test_load_wav_mixes_and_resamples(tmp_path: Path) -> None:
     t = np.arange(44100) / 44100
     left, right = 0.4 * np.sin(2 * np.pi * 300 * t), 0.2 * np.sin(2 * np.pi * 300 * t)

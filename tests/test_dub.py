@@ -5,24 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from stsa_tiny import face_landmarks, make_corpus, tiny_config
+from stsa_tiny import face_landmarks, make_corpus
 
 from stsa.dub import Dubber, frame_sequence, read_template, window_indices
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def dubber():
-    from stsa.model import FaceRenderer, GuidancePredictor
-
-    torch.manual_seed(0)
-    cfg = tiny_config()
-    return Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, "cpu", chunk=4)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def release_sequence(n_template: int, n_chunks: int) -> list[int]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from metrics_data import fid_inception_state
 
 from stsa import weights
 
@@ -31,32 +32,21 @@ def _frames(seed: int, n: int) -> np.ndarray:
     return rng.integers(0, 256, (n, 128, 128, 3), dtype=np.uint8)
 
 
-def random_fid_inception_state(seed: int = 0) -> dict:
-    """State dict of pytorch-fid's FID Inception, randomly initialised (its loader patched to a no-op)."""
-    from pytorch_fid import inception
-
-    torch.manual_seed(seed)
-    with mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None), \
-            mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: {}):
-        net = inception.fid_inception_v3()
-    return {k: v.clone() for k, v in net.state_dict().items()}
-
-
 def test_fid_equals_pytorch_fid(wdir, tmp_path, monkeypatch):
     from PIL import Image
     from pytorch_fid import fid_score, inception
 
     from metrics.fid import FID, statistics
 
-    state = random_fid_inception_state()
+    pred, gt = _frames(1, 3), _frames(2, 2)  # few frames: Inception at 299 px is slow on a shared CPU
+    gt[:1] = pred[:1]
+    state = fid_inception_state(np.concatenate([pred, gt]))  # calibrated BatchNorm: features that differ
     path = wdir / "pt_inception-2015-12-05-6726825d.pth"
     torch.save(state, path)
     _register(tmp_path, monkeypatch, {"pt_inception": path})
-    pred, gt = _frames(1, 3), _frames(2, 2)  # few frames: Inception at 299 px is slow on a shared CPU
-    gt[:1] = pred[:1]
 
     metric = FID()
-    metric.update(pred[:2], gt[:1])
+    assert metric.update(pred[:2], gt[:1]) == {}  # a dataset metric: no per-video value
     metric.update(pred[2:], gt[1:])
     ours_pred, ours_gt = np.concatenate(metric.pred), np.concatenate(metric.gt)
 
@@ -71,10 +61,11 @@ def test_fid_equals_pytorch_fid(wdir, tmp_path, monkeypatch):
     with mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: state):
         model = inception.InceptionV3([3]).eval()
     ref = [fid_score.calculate_activation_statistics(d, model, batch_size=3, num_workers=0) for d in dirs]
+    assert np.abs(ref[0][0] - ref[1][0]).mean() > 1e-2  # non-degenerate: the two sets' features differ
     for (mu, sigma), feats in zip(ref, (ours_pred, ours_gt), strict=True):
         ours_mu, ours_sigma = statistics(feats)
-        np.testing.assert_allclose(ours_mu, mu, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(ours_sigma, sigma, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ours_mu, mu, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours_sigma, sigma, rtol=1e-5, atol=1e-7)
     # the distance on 2048-d statistics (~15 s of eigh on a shared CPU) is checked at 64-d below
 
 
@@ -115,12 +106,12 @@ def test_lpips_equals_lpips_package(wdir, tmp_path, monkeypatch):
 
     pred, gt = _frames(3, 5), _frames(4, 5)
     metric = LPIPS()
-    ours = metric.update(pred, gt)
+    ours = metric.update(pred, gt)["LPIPS"]
     with torch.no_grad():
         ref = ref_model(torch.from_numpy(pred).permute(0, 3, 1, 2).float() / 255,
                         torch.from_numpy(gt).permute(0, 3, 1, 2).float() / 255, normalize=True).flatten()
     assert ours == pytest.approx(float(ref.double().mean()), abs=1e-6)
-    assert metric.update(gt, gt) == pytest.approx(0.0, abs=1e-7)
+    assert metric.update(gt, gt)["LPIPS"] == pytest.approx(0.0, abs=1e-7)
 
 
 def test_missing_backbone_is_an_error_not_random(wdir, monkeypatch):

@@ -31,18 +31,20 @@ def crops(real_clips):
 
 
 def test_identical_and_shifted(crops):
-    metric = LipLMD()
+    from metrics import facemesh_pool
+
+    metric = LipLMD(workers=0)
     try:
-        assert metric.update(crops, crops) == pytest.approx(0.0, abs=1e-7)
-        assert metric.failed_frames == 0
+        assert metric.update(crops, crops) == {"LipLMD": pytest.approx(0.0, abs=1e-7), "liplmd_failed_frames": 0}
         shifted = np.zeros_like(crops)
         shifted[:, :, 5:] = crops[:, :, :-5]  # content moved 5 px right
-        value = metric.update(shifted, crops)
+        value = metric.update(shifted, crops)["LipLMD"]
         assert value == pytest.approx(5 / 128, rel=0.3)
         blank = crops.copy()
         blank[1] = 0  # no face in one frame
-        metric.update(blank, crops)
-        assert metric.failed_frames == 1
-        assert metric.compute() == pytest.approx(np.mean(metric.values))
+        assert metric.update(blank, crops)["liplmd_failed_frames"] == 1
+        total = metric.compute()
+        assert total["liplmd_failed_frames"] == 1
+        assert total["LipLMD"] == pytest.approx(np.mean([v["LipLMD"] for v in metric.values]))
     finally:
-        metric.close()
+        facemesh_pool.close_all()

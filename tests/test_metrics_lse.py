@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from metrics.inputs import GroundTruth
 from stsa import weights
 
 
@@ -68,7 +69,8 @@ def test_equals_syncnet_python_evaluate(syncnet_file, tmp_path):
     # the same decoded frames (BGR on disk -> RGB for our API, which turns them back to BGR), same audio
     bgr = np.stack([cv2.imread(str(p)) for p in sorted(frames_dir.glob("*.jpg"))])
     metric = LSE()
-    ours = metric.update(np.ascontiguousarray(bgr[..., ::-1]), audio)
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    ours = metric.update(rgb, GroundTruth(rgb, audio=audio))
     assert ours["LSE-D"] == pytest.approx(dist, rel=1e-4, abs=1e-4)
     assert ours["LSE-C"] == pytest.approx(conf, rel=1e-4, abs=1e-4)
     assert ours["LSE_offset"] == offset
@@ -83,7 +85,8 @@ def test_equals_syncnet_python_evaluate(syncnet_file, tmp_path):
 def test_short_video_is_nan(syncnet_file):
     from metrics.lse import LSE
 
-    out = LSE().update(np.zeros((5, 128, 128, 3), np.uint8), np.zeros(16000, np.int16))
+    crops = np.zeros((5, 128, 128, 3), np.uint8)
+    out = LSE().update(crops, GroundTruth(crops, audio=np.zeros(16000, np.int16)))
     assert np.isnan(out["LSE-D"]) and np.isnan(out["LSE-C"])
 
 

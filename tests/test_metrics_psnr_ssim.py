@@ -1,4 +1,5 @@
-"""PSNR/SSIM equal skimage per frame (atol 1e-9) on random and real frames; cross-checked with piq/torchmetrics."""
+"""PSNR/SSIM equal skimage per frame (atol 1e-9) on random and real frames; cross-checked with piq/torchmetrics.
+Identical frames: PSNR 100 dB (the lineage's cap, TalkLip's visual_quality.py) where skimage gives inf."""
 
 from __future__ import annotations
 
@@ -48,8 +49,21 @@ def test_real_frames_equal_skimage(real_clips):
 
 
 def test_identical_frames():
-    a, _ = _pairs(n=2)
-    assert np.all(np.isinf(psnr_frames(a, a)))
+    """One identical frame scores 100 dB (skimage: inf) and no longer makes the video's PSNR inf; a near-identical
+    frame (one grey level at one pixel: the smallest error there is) stays below the cap."""
+    a, b = _pairs(n=3)
+    with np.errstate(divide="ignore"):
+        assert np.isinf(peak_signal_noise_ratio(a[0] / 255.0, a[0] / 255.0, data_range=1.0))
+    np.testing.assert_array_equal(psnr_frames(a, a), 100.0)
+    b[1] = a[1]
+    values = psnr_frames(a, b)
+    assert values[1] == 100.0 and np.isfinite(PSNR().update(a, b)["PSNR"])
+    np.testing.assert_allclose(values[[0, 2]], [peak_signal_noise_ratio(y / 255.0, x / 255.0, data_range=1.0)
+                                                for x, y in zip(a[[0, 2]], b[[0, 2]], strict=True)], atol=ATOL)
+    c = a[:1].copy()
+    c[0, 0, 0, 0] ^= 1
+    smallest_error = psnr_frames(a[:1], c)[0]  # the largest finite PSNR at 128x128x3: 95.1 dB
+    assert smallest_error == pytest.approx(10 * math.log10(255**2 * c[0].size), abs=1e-9) and smallest_error < 100
     np.testing.assert_allclose(ssim_frames(a, a), 1.0, atol=1e-12)
 
 
@@ -76,13 +90,13 @@ def test_piq_and_torchmetrics_agree():
     np.testing.assert_allclose(ours, ref_tm, atol=2e-2)
 
 
-def test_wrappers_average_over_videos():
+def test_engines_average_over_videos():
     a, b = _pairs(n=3)
     m, s = PSNR(), SSIM()
-    m.update(a, b)
+    assert m.update(a, b) == {"PSNR": pytest.approx(psnr_frames(a, b).mean())}
     m.update(a[:1], b[:1])
     s.update(a, b)
-    assert m.compute() == pytest.approx((psnr_frames(a, b).mean() + psnr_frames(a[:1], b[:1])[0]) / 2)
-    assert s.compute() == pytest.approx(ssim_frames(a, b).mean())
+    assert m.compute()["PSNR"] == pytest.approx((psnr_frames(a, b).mean() + psnr_frames(a[:1], b[:1])[0]) / 2)
+    assert s.compute()["SSIM"] == pytest.approx(ssim_frames(a, b).mean())
     m.reset()
-    assert math.isnan(m.compute())
+    assert math.isnan(m.compute()["PSNR"])

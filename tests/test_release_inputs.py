@@ -7,26 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from stsa_tiny import face_landmarks, make_corpus, tiny_config
+from stsa_tiny import face_landmarks, make_corpus
 
 from stsa.data.clip import ClipData
 from stsa.data.landmarks import LOWER_LIP_MID, UPPER_LIP_MID, select_references
 from stsa.data.preprocess import face_bounds, face_boxes, normalise_landmarks
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def dubber():
-    from stsa.dub import Dubber
-    from stsa.model import FaceRenderer, GuidancePredictor
-
-    torch.manual_seed(0)
-    cfg = tiny_config()
-    return Dubber(GuidancePredictor(cfg), FaceRenderer(cfg), cfg, "cpu", chunk=4)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # ------------------------------------------------------------------------------------------ 1. colour order
@@ -145,7 +132,7 @@ def test_output_is_truncated_as_the_release_and_rounding_is_an_option():
     assert (to_uint8(x, "round") == 255).all()
     from stsa.config import STSAConfig
 
-    assert STSAConfig.paper().inference.quantise == "truncate" and STSAConfig.paper().inference.paste == "hull"
+    assert STSAConfig.paper().inference.quantise == "truncate" and STSAConfig.paper().inference.paste == "contour"
 
 
 # ------------------------------------------------------------------------------------------ 5. paste-back
@@ -164,22 +151,22 @@ def release_swap(frame: np.ndarray, face: np.ndarray, box, contour: np.ndarray) 
     return (pasted * m + frame * (1 - m)).astype(np.uint8)
 
 
-def test_paste_back_blends_inside_the_face_hull_only():
+def test_paste_back_blends_inside_the_face_contour_only():
     import cv2
 
-    from stsa.data.crops import paste_faces_hull
+    from stsa.data.crops import paste_faces_contour
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (1, 150, 190, 3), dtype=np.uint8)
     face = rng.integers(0, 256, (1, 128, 128, 3), dtype=np.uint8)
     box = np.array([[30, 20, 150, 140]])
     ang = np.linspace(0, 2 * np.pi, 45, endpoint=False)
-    hull = np.stack([90 + 40 * np.cos(ang), 82 + 45 * np.sin(ang)], axis=1)[None]  # (1,45,2) px, inside the box
-    out = paste_faces_hull(frame, face, box, hull)
-    np.testing.assert_array_equal(out[0], release_swap(frame[0], face[0], box[0], np.trunc(hull[0])))
-    # pixels more than the blur radius (10 px) outside the hull are the template's, bit for bit
+    contour = np.stack([90 + 40 * np.cos(ang), 82 + 45 * np.sin(ang)], axis=1)[None]  # (1,45,2) px, inside the box
+    out = paste_faces_contour(frame, face, box, contour)
+    np.testing.assert_array_equal(out[0], release_swap(frame[0], face[0], box[0], np.trunc(contour[0])))
+    # pixels more than the blur radius (10 px) outside the contour are the template's, bit for bit
     inside = np.zeros(frame.shape[1:3], np.uint8)
-    cv2.fillConvexPoly(inside, np.trunc(hull[0]).astype(np.int32), 1)
+    cv2.fillConvexPoly(inside, np.trunc(contour[0]).astype(np.int32), 1)
     near = cv2.dilate(inside, np.ones((21, 21), np.uint8))
     np.testing.assert_array_equal(out[0][near == 0], frame[0][near == 0])
     box_only = np.zeros_like(near)
@@ -234,3 +221,23 @@ def test_dub_writes_one_frame_per_chunk(dubber, tmp_path):
     tpl = Template(frames, clip.crops, clip.boxes, clip.landmarks, clip.points, clip.openness)
     info = dubber.dub(tpl, wav, tmp_path / "out.mp4")
     assert info["frames"] == output_frame_count(16100) == 26 == probe(tmp_path / "out.mp4").n_frames
+
+
+def test_a_template_at_another_frame_rate_is_converted_with_the_release_command(tmp_path, monkeypatch):
+    """inference.py: ``ffmpeg -y -i VIDEO -r 25 temp_25fps.avi`` (its frame selection differs from the fps filter
+    the preprocessing uses: for the release's 30 fps demo template 227 frames instead of 225)."""
+    import stsa.data.video as video_io
+    from stsa.dub import read_template
+    from stsa.errors import NoFaceError
+
+    src = tmp_path / "t30.mp4"
+    video_io.write_video(src, np.zeros((12, 64, 64, 3), np.uint8), fps=30)
+    calls, real = [], video_io.run_ffmpeg
+    monkeypatch.setattr(video_io, "run_ffmpeg", lambda args, s: (calls.append(args), real(args, s))[1])
+    with pytest.raises(NoFaceError):
+        read_template(src)
+    assert calls[0][:4] == ["-i", str(src), "-r", "25"] and calls[0][4].endswith(".avi") and len(calls[0]) == 5
+    calls.clear()
+    with pytest.raises(NoFaceError):
+        read_template(src, resample="filter")
+    assert "fps=25" in calls[0]

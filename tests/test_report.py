@@ -7,12 +7,14 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
+from stsa.data.clip import ClipData, write_status
 from stsa.data.crops import crop_faces
 from stsa.data.landmarks import MESH_IDS
 from stsa.data.video import read_frames, write_video
@@ -115,6 +117,7 @@ def test_mouth_corners_are_facemesh_61_and_291():
 # ---------------------------------------------------------------------------------------------- full report
 
 H, W, T = 112, 144, 16
+HOME = str(Path.home())
 BOX = (24, 8, 120, 104)  # 96x96 face box -> 128x128 crop
 
 
@@ -138,8 +141,9 @@ def results(tmp_path_factory):
         frames = read_frames(d / "video.mp4")
         boxes = np.tile(np.array([BOX], np.int32), (T, 1))
         lms = rng.uniform(0.2, 0.8, (T, 131, 2)).astype(np.float16)
-        np.savez(d / "clip.npz", crops=crop_faces(frames, boxes), boxes=boxes, landmarks=lms,
-                 detected=np.ones(T, bool), mel=np.zeros((80, 4 * T), np.float32))
+        ClipData(crops=crop_faces(frames, boxes), boxes=boxes, landmarks=lms, detected=np.ones(T, bool),
+                 mel=np.zeros((80, 4 * T), np.float32)).save(d)
+        write_status(d, {"clip": clip, "status": "ok", "n_frames": T})
         noisy = np.clip(frames.astype(int) + rng.integers(-6, 7, frames.shape), 0, 255).astype(np.uint8)
         write_video(dubbed / "lrs2/STSA" / f"{clip}.mp4", noisy)
         write_video(dubbed / "lrs2/Wav2Lip" / f"{clip}.mp4", np.roll(frames, 3, axis=2))  # shifted 3 px
@@ -149,7 +153,7 @@ def results(tmp_path_factory):
     base = rng.normal(28, 2, len(pv_clips))
     lp = rng.uniform(0.1, 0.2, len(pv_clips))
     values = {"STSA": (base + 1.0, lp - 0.03), "Wav2Lip": (base, lp), "Reference-copy": (base - 5, lp + 0.2),
-              "GT": (np.full(len(pv_clips), np.inf), np.zeros(len(pv_clips)))}
+              "GT": (np.full(len(pv_clips), 100.0), np.zeros(len(pv_clips)))}  # identical frames: 100 dB
     summaries = []
     for method, (psnr, lpips) in values.items():
         pv = pd.DataFrame({"method": method, "dataset": "lrs2", "clip": pv_clips, "status": "ok", "n_frames": T,
@@ -157,7 +161,9 @@ def results(tmp_path_factory):
         pv.to_csv(res / f"pv_{method}.csv", index=False)
         summaries.append({"method": method, "metrics": {"PSNR": pv["PSNR"].mean(), "LPIPS": pv["LPIPS"].mean()},
                           "clips_dubbed": len(pv_clips), "n_clips": len(pv_clips),
-                          "unavailable": {"FID": "pt_inception weights missing: run stsa-bench weights fetch"},
+                          "unavailable": {"fid": f"{HOME}/.cache/stsa-bench/weights/pt_inception.pth: pt_inception "
+                                                 "weights missing: run stsa-bench weights fetch"},
+                          "weights": {"alexnet": "ab" * 32}, "settings": {"lse": {"lse_protocol": "wav2lip_lrs"}},
                           "checkpoints": {"stsa": "work/models/stsa/full/finetune.pt"} if method == "STSA" else {}})
     summaries.append({"method": "DINet", "clips_dubbed": 0, "run_reasons": ["DINet checkpoint not found <fix it>"]})
     paths = []
@@ -171,6 +177,26 @@ def results(tmp_path_factory):
                 res / "table1_provenance.json")
     return {"tables": [res / "table1.csv"], "gt_dirs": {"lrs2": gt_dir}, "dubbed": dubbed, "clips": clips,
             "gt_dir": gt_dir}
+
+
+def test_provenance_lists_weights_and_settings_without_home_paths(results):
+    """The weights actually loaded with their SHA-256, the metrics' protocol settings, no home-directory path;
+    strict JSON."""
+    text = (results["tables"][0].parent / "table1_provenance.json").read_text()
+    prov = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert prov["weights"] == {"alexnet": "ab" * 32}
+    assert prov["metric_settings"] == {"lse": {"lse_protocol": "wav2lip_lrs"}}
+    assert HOME not in text and "~/.cache/stsa-bench/weights/pt_inception.pth" in text
+    table = pd.read_csv(results["tables"][0], dtype=str, keep_default_na=False).set_index("method")
+    assert table.loc["GT", "PSNR"] == "100.00" and table.loc["STSA", "note"].startswith("FID: ")
+
+
+def test_portable_paths():
+    from stsa.tables import portable
+
+    value = {"/home/u/w/a.pt": ["/home/u/.cache/x", "/home/user2/y", "/work/proj/work/m.pt", "rel/p"]}
+    assert portable(value, home="/home/u", cwd="/work/proj") == {"~/w/a.pt": ["~/.cache/x", "/home/user2/y",
+                                                                              "work/m.pt", "rel/p"]}
 
 
 def _images(text: str) -> list[str]:
@@ -192,6 +218,7 @@ def test_report_content(report, results):
     assert "PSNR \u2191" in text and "LPIPS \u2193" in text and "LSE-D \u2193" in text and "LSE-C \u2191" in text
     assert "abc123def456" in text and "work/models/stsa/full/finetune.pt" in text
     assert "pt_inception weights missing" in text  # unavailable metric with its reason
+    assert "settings: lse" in text and "lse_protocol=wav2lip_lrs" in text and "alexnet: " + "ab" * 32 in text
     assert '<tr class="unavailable"><td class=l>DINet' in text
     assert "DINet checkpoint not found &lt;fix it&gt;" in text  # escaped reason
     table = pd.read_csv(results["tables"][0], dtype=str, keep_default_na=False)

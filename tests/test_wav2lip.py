@@ -105,20 +105,21 @@ def test_training_checkpoints_resume_identically_and_adapter_dubs(corpus, tmp_pa
     missing = ClipJob("zz/404", corpus / "zz/404", corpus / "zz/404/audio.wav", tmp_path / "out" / "zz/404.mp4")
     df = run_method("wav2lip", {"checkpoint": str(gen)}, [job, missing])
     assert list(df["status"]) == ["ok", "failed"], df
-    assert "clip.npz" in df.loc[1, "reason"]
+    assert "zz/404" in df.loc[1, "reason"] and "stsa-bench preprocess" in df.loc[1, "reason"]
     info = probe(job.out_path)
     gt = probe(clip / "video.mp4")
     assert (info.width, info.height) == (gt.width, gt.height) and abs(info.fps - 25) < 1e-6 and info.has_audio
     assert len(read_frames(job.out_path)) == 20
     meta = json.loads(job.meta_path.read_text())
     assert meta["status"] == "ok" and str(gen) in meta["checkpoints"]
+    assert (meta["frames_generated"], meta["frames_gt"], meta["frames_padded"]) == (17, 20, 3)  # one per mel chunk
+    assert "preset=trained" in meta["version"] and "resize=crop" in meta["version"]
 
 
 def test_released_weights_path_through_the_weights_registry(tmp_path, monkeypatch):
     """A released-format wav2lip.pth (random, paper size, `module.` keys in `state_dict`) found by name."""
     from baselines.base import ClipJob
     from baselines.registry import get_adapter
-    from stsa.data.video import read_frames
 
     wdir = tmp_path / "weights"
     wdir.mkdir()
@@ -132,11 +133,37 @@ def test_released_weights_path_through_the_weights_registry(tmp_path, monkeypatc
     assert adapter.status().ready, adapter.status()
     clip = make_clip(tmp_path / "c" / "00003", n_frames=6)
     job = ClipJob("c/00003", clip, clip / "audio.wav", tmp_path / "out" / "c/00003.mp4")
+    written = {}
+    monkeypatch.setattr("stsa.data.video.write_video", lambda path, frames, audio=None: written.setdefault("f", frames))
     [row] = adapter.dub([job])
     assert row["status"] == "ok", row
-    assert row["version"] == "native-wav2lip width=1.0 step=released"
-    assert len(read_frames(job.out_path)) == 6
+    assert row["version"] == ("native-wav2lip width=1.0 step=released preset=official paste=box resize=box "
+                              "quantise=truncate frames=mel pads=0,10,0,0 smooth=5")
+    assert row["frames_generated"] == 3 and row["frames_gt"] == 6  # 20 mel columns: chunks at 0, 3 and the last 16
+    frames = written["f"]
+    assert frames.shape == (6, 120, 160, 3) and all(np.array_equal(f, frames[2]) for f in frames[3:])
 
+
+def test_a_manifest_checksum_is_checked_through_stsa_weights(tmp_path, monkeypatch):
+    import yaml
+
+    from baselines.base import ClipJob
+    from baselines.registry import get_adapter
+    from stsa import weights
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    torch.save({"state_dict": Wav2LipGenerator(Wav2LipConfig(0.125)).state_dict()}, wdir / "wav2lip.pth")
+    entries = yaml.safe_load(weights.MANIFEST.read_text())
+    entries["weights"]["wav2lip"]["sha256"] = "0" * 64
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(yaml.safe_dump(entries))
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS", str(wdir))
+    monkeypatch.setenv("STSA_BENCH_WEIGHTS_MANIFEST", str(manifest))
+    clip = make_clip(tmp_path / "c" / "00004", n_frames=6)
+    job = ClipJob("c/00004", clip, clip / "audio.wav", tmp_path / "out" / "c/00004.mp4")
+    [row] = get_adapter("wav2lip", {}).dub([job])
+    assert row["status"] == "failed" and "checksum mismatch" in row["reason"], row
 
 
 def test_demo_generator_schedule_l1_alone_first_then_sync_with_the_lr_decayed_to_zero():

@@ -1,9 +1,11 @@
-"""Native Wav2Lip inference on our preprocessed crops (the ``wav2lip`` adapter).
+"""Native Wav2Lip on our preprocessed clips (the ``wav2lip`` adapter), as the official inference.py runs it
+(``baselines/wav2lip/inference.py``) with the clip's boxes in place of S3FD's.
 
-Per frame: the 128 crop resized to 96 (BGR), the masked crop + a reference (the frame itself, as the official
-inference.py) and its 16-column mel window; the 96 output is resized back to 128 and pasted into the full frame with
-the clip's boxes. Options: ``checkpoint`` (our trained file or a released .pth) or ``weights`` (manifest name,
-default ``wav2lip``); ``batch`` (default 32).
+Options: ``checkpoint`` (our trained file or a released .pth) or ``weights`` (manifest name, default ``wav2lip``);
+``batch`` (default 32); ``preset`` (``official`` for released weights, ``trained`` for our checkpoints) and its
+fields ``paste``, ``resize``, ``quantise``, ``frames``, ``pads`` (top,bottom,left,right), ``smooth``
+(``InferenceConfig``). The output has the ground truth's length: frames past the last mel chunk repeat the last
+generated frame, and ``<clip_id>.json`` records ``frames_generated`` of ``frames``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ class Wav2LipAdapter(Adapter):
     name, label = "wav2lip", "Wav2Lip"
 
     def _checkpoint_path(self) -> Path:
-        from baselines.wav2lip.checkpoint import resolve_released
+        from stsa import weights
 
         if self.options.get("checkpoint"):
             return Path(self.options["checkpoint"]).expanduser()
-        return resolve_released(self.options.get("weights", "wav2lip"))
+        return weights.resolve(self.options.get("weights", "wav2lip"))
 
     def status(self) -> AdapterStatus:
         from stsa.errors import WeightsError
@@ -43,50 +45,46 @@ class Wav2LipAdapter(Adapter):
         return {str(path): sha256(path)}
 
     def setup(self, device) -> None:
-        from baselines.wav2lip.checkpoint import load_checkpoint, load_into
+        from baselines.wav2lip.checkpoint import load_checkpoint, load_state
+        from baselines.wav2lip.inference import InferenceConfig
         from baselines.wav2lip.model import Wav2LipConfig, Wav2LipGenerator
+        from stsa import weights
         from stsa.device import resolve_device
 
         self.device = resolve_device(device)
         path = self._checkpoint_path()
-        ckpt = load_checkpoint(path)
+        if self.options.get("checkpoint"):  # our training checkpoint or a released-format file
+            ckpt = load_checkpoint(path)
+        else:  # a manifest name: checksum-verified
+            ckpt = weights.load_state_dict(self.options.get("weights", "wav2lip"), path)
         ours = ckpt.get("kind") == "wav2lip"
         cfg = Wav2LipConfig(**ckpt["config"]) if ours else Wav2LipConfig()
         self.model = Wav2LipGenerator(cfg)
-        load_into(self.model, path, None if ours else self.options.get("weights", "wav2lip"))
+        load_state(self.model, ckpt, path)
         self.model.eval().to(self.device)
-        self.version = f"native-wav2lip width={cfg.width} step={ckpt.get('step', 'released')}"
+        preset = self.options.get("preset", "trained" if ours else "official")
+        self.infer = InferenceConfig.preset(preset).with_options(self.options)
+        self.version = (f"native-wav2lip width={cfg.width} step={ckpt.get('step', 'released')} preset={preset} "
+                        f"{self.infer.describe()}")
 
-    def generate_crops(self, crops: np.ndarray, audio: str | Path) -> np.ndarray:
-        """(T, 128, 128, 3) RGB crops + driving audio -> (T, 128, 128, 3) RGB generated crops."""
-        import cv2
-        import torch
-
-        from baselines.wav2lip.data import faces_96, to_tensor_images
-        from baselines.wav2lip.model import masked_input
-        from stsa.data.audio import load_wav, mel_windows, melspectrogram
-
-        n = len(crops)
-        mel_win = mel_windows(melspectrogram(load_wav(audio)), n)
-        idx = np.clip(np.arange(n) + self.model.config.mel_shift, 0, n - 1)
-        mels = torch.from_numpy(mel_win[idx])[:, None]  # (T, 1, 80, 16)
-        faces = to_tensor_images(faces_96(crops))  # (T, 3, 96, 96) BGR
-        out = []
-        bs = int(self.options.get("batch", 32))
-        with torch.no_grad():
-            for i in range(0, n, bs):
-                f = faces[i:i + bs].to(self.device)
-                pred = self.model(mels[i:i + bs].to(self.device), masked_input(f, f))
-                out.append((pred.clamp(0, 1) * 255 + 0.5).byte().permute(0, 2, 3, 1).cpu().numpy())
-        gen = np.concatenate(out)[..., ::-1]  # BGR -> RGB
-        size = crops.shape[1]
-        return np.stack([cv2.resize(np.ascontiguousarray(g), (size, size)) for g in gen])
-
-    def dub_one(self, job: ClipJob) -> None:
+    def dub_one(self, job: ClipJob) -> dict:
+        from baselines.wav2lip.inference import generate
+        from stsa.data.audio import load_wav, melspectrogram
         from stsa.data.clip import ClipData
-        from stsa.data.crops import paste_faces
         from stsa.data.video import write_video
 
         clip = ClipData.load(job.clip_dir)
-        faces = self.generate_crops(clip.crops, job.audio)
-        write_video(job.out_path, paste_faces(clip.read_frames(), faces, clip.boxes), audio=job.audio)
+        full = clip.read_frames()
+        mel = melspectrogram(load_wav(job.audio))
+        if mel.shape[1] < 16:
+            from stsa.errors import MediaError
+
+            raise MediaError(job.audio, f"audio too short for Wav2Lip ({mel.shape[1]} mel columns, 16 needed)",
+                             "pass at least 0.19 s of audio")
+        frames = generate(self.model, full, clip.boxes, mel, self.infer, crops=clip.crops,
+                          batch=int(self.options.get("batch", 32)), device=self.device)
+        n, total = len(frames), len(full)
+        if n < total:  # the release makes one frame per mel chunk: repeat the last, as baselines/official does
+            frames = np.concatenate([frames, np.repeat(frames[-1:], total - n, axis=0)])
+        write_video(job.out_path, frames, audio=job.audio)
+        return {"frames_generated": n, "frames_gt": total, "frames_padded": total - n}

@@ -3,36 +3,12 @@ training checkpoints (``{"kind", "config", "step", "state_dict", ...}``), always
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from stsa import weights
 from stsa.errors import WeightsError
-
-RELEASED_FILES = {"wav2lip": "wav2lip.pth", "wav2lip_gan": "wav2lip_gan.pth", "lipsync_expert": "lipsync_expert.pth"}
-RELEASED_URL = "https://github.com/Rudrabha/Wav2Lip#getting-the-weights (links in its README)"
-
-
-def weights_dir() -> Path:
-    """``$STSA_BENCH_WEIGHTS`` or ~/.cache/stsa-bench/weights (the contract of stsa.weights)."""
-    return Path(os.environ.get("STSA_BENCH_WEIGHTS", Path.home() / ".cache" / "stsa-bench" / "weights"))
-
-
-def resolve_released(name: str) -> Path:
-    """Path of a released Wav2Lip file by manifest name; missing raises WeightsError with where to get it."""
-    try:
-        from stsa import weights as registry  # colleague's module, when present
-
-        if hasattr(registry, "resolve"):
-            return Path(registry.resolve(name))
-    except ImportError:
-        pass
-    path = weights_dir() / RELEASED_FILES[name]
-    if not path.is_file():
-        raise WeightsError(path, f"{RELEASED_FILES[name]} not found",
-                           f"download it from {RELEASED_URL} and put it at {path}, or pass --option checkpoint=FILE")
-    return path
 
 
 def unwrap_state_dict(obj) -> dict[str, torch.Tensor]:
@@ -59,22 +35,19 @@ def load_checkpoint(path: str | Path) -> dict:
     return obj
 
 
-def load_into(module: torch.nn.Module, path: str | Path, name: str | None = None) -> dict:
-    """Load ``path`` into ``module`` strictly; returns the raw checkpoint. Mismatches raise WeightsError."""
-    obj = None
-    if name is not None:
-        try:
-            from stsa.weights import load_state_dict as registry_load
-
-            obj = registry_load(name, path)
-        except (ImportError, AttributeError, TypeError):
-            obj = None
-    if obj is None:
-        obj = load_checkpoint(path)
-    state = unwrap_state_dict(obj)
+def load_state(module: torch.nn.Module, obj: dict, path: str | Path) -> None:
+    """Load a checkpoint object (any form ``unwrap_state_dict`` takes) into ``module`` strictly; mismatches raise
+    WeightsError naming ``path``."""
     try:
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(unwrap_state_dict(obj), strict=True)
     except RuntimeError as exc:
         raise WeightsError(path, f"weights do not fit {type(module).__name__}: {str(exc)[:300]}",
                            "check the file is the right model (and preset width for our own checkpoints)") from exc
+
+
+def load_into(module: torch.nn.Module, path: str | Path, name: str | None = None) -> dict:
+    """Load ``path`` into ``module`` strictly (checked against the manifest entry ``name`` when given, through
+    ``stsa.weights.load_state_dict``); returns the raw checkpoint."""
+    obj = weights.load_state_dict(name, Path(path)) if name is not None else load_checkpoint(path)
+    load_state(module, obj, path)
     return obj

@@ -72,10 +72,13 @@ def mel_filterbank(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_ME
 
 
 def melspectrogram(wav: np.ndarray, pad_mode: str = "reflect") -> np.ndarray:
-    """Wav2Lip's normalised log-mel spectrogram: (80, ceil(len/200)+1) float32 in [-4, 4].
+    """Wav2Lip's normalised log-mel spectrogram: (80, len // 200 + 1) float32 in [-4, 4].
 
-    Pre-emphasis 0.97, centred STFT (n_fft 800, hop 200, Hann) with ``pad_mode`` padding (``reflect`` is what
-    librosa<0.10 used when Wav2Lip was trained), amplitude -> dB (-20 ref), symmetric normalisation to [-4, 4].
+    Pre-emphasis 0.97, centred STFT (n_fft 800, hop 200, Hann; 400 samples of ``pad_mode`` padding each side),
+    amplitude -> dB (-20 ref), symmetric normalisation to [-4, 4]. ``reflect`` is what the librosa==0.7.0 pinned by
+    Wav2Lip's requirements.txt pads with: ``librosa.stft``'s default ``pad_mode`` was ``reflect`` up to 0.8.x and is
+    ``constant`` since 0.9.0, so Wav2Lip's audio.py on a current librosa changes the first two and the last two mel
+    columns (the windows of the first frame and of the last chunk).
     """
     wav = np.asarray(wav, dtype=np.float32)
     emphasised = np.append(wav[:1], wav[1:] - PREEMPHASIS * wav[:-1]) if len(wav) else wav
@@ -97,6 +100,21 @@ def mel_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0) -> np.ndarray
     if mel.shape[1] < need:
         mel = np.pad(mel, ((0, 0), (0, need - mel.shape[1])), mode="edge")
     idx = starts[:, None] + np.arange(MEL_STEP)[None, :]
+    return np.ascontiguousarray(mel[:, idx].transpose(1, 0, 2))
+
+
+def mel_chunks(mel: np.ndarray, fps: float = 25.0) -> np.ndarray:
+    """Wav2Lip inference.py's windows: chunk i = columns int(i * 80 / fps) onwards while 16 fit, then one last chunk
+    clamped to the final 16 columns; (N, 80, 16). One output frame is made per chunk."""
+    n_cols = mel.shape[1]
+    if n_cols < MEL_STEP:
+        raise ValueError(f"{n_cols} mel columns: at least {MEL_STEP} (0.19 s of audio) are needed")
+    step = 80.0 / fps
+    n_full = 0  # chunks whose 16 columns fit: int(i * step) + 16 <= n_cols
+    while int(n_full * step) + MEL_STEP <= n_cols:
+        n_full += 1
+    starts = [int(i * step) for i in range(n_full)] + [n_cols - MEL_STEP]
+    idx = np.asarray(starts)[:, None] + np.arange(MEL_STEP)[None, :]
     return np.ascontiguousarray(mel[:, idx].transpose(1, 0, 2))
 
 

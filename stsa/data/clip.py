@@ -94,13 +94,26 @@ def read_status(clip_dir: str | Path) -> dict:
                            "delete the clip directory and preprocess again") from exc
 
 
+def _atomic_write(path: Path, write) -> None:
+    """``write(file)`` into a temp file unique to this writer beside ``path``, then rename it over ``path`` (two
+    processes writing the same clip never see each other's half-written file)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_status(clip_dir: str | Path, status: dict) -> None:
     """Write ``status.json`` atomically (temp file + rename)."""
     path = Path(clip_dir) / STATUS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(status, indent=1, default=str))
-    os.replace(tmp, path)
+    _atomic_write(path, lambda f: f.write(json.dumps(status, indent=1, default=str).encode()))
 
 
 @dataclass
@@ -201,7 +214,5 @@ class ClipData:
             arrays["points"] = np.asarray(self.points, np.float32)
         if self.frame_size is not None:
             arrays["frame_size"] = np.asarray(self.frame_size, np.int32)
-        tmp = clip_dir / (ARRAYS_FILE + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, clip_dir / ARRAYS_FILE)
+        _atomic_write(clip_dir / ARRAYS_FILE, lambda f: np.savez(f, **arrays))
         self.clip_dir = clip_dir

@@ -36,38 +36,37 @@ def paste_faces(frames: np.ndarray, faces: np.ndarray, boxes: np.ndarray, feathe
     return out
 
 
-HULL_BLUR = 21  # release: cv2.GaussianBlur(mask, (21, 21), 11)
-HULL_SIGMA = 11
+CONTOUR_BLUR = 21  # release: cv2.GaussianBlur(mask, (21, 21), 11)
+CONTOUR_SIGMA = 11
 
 
-def hull_mask(points: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(N, 2) pixel landmarks of one frame -> (height, width) uint8 mask, 255 inside their convex hull (the points
-    truncated to int, as the release's ``preds.astype(int)``)."""
-    hull = cv2.convexHull(np.trunc(np.asarray(points, np.float64)).astype(np.int32))
+def contour_mask(contour: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, 2) pixel contour of one frame, in order -> (height, width) uint8 mask, 255 inside the polygon
+    (``cv2.fillConvexPoly`` of the points truncated to int, as the release's ``preds.astype(int)``)."""
     mask = np.zeros((height, width), np.uint8)
-    cv2.fillConvexPoly(mask, hull, 255)
+    cv2.fillConvexPoly(mask, np.trunc(np.asarray(contour, np.float64)).astype(np.int32), 255)
     return mask
 
 
-def paste_faces_hull(frames: np.ndarray, faces: np.ndarray, boxes: np.ndarray, points: np.ndarray) -> np.ndarray:
+def paste_faces_contour(frames: np.ndarray, faces: np.ndarray, boxes: np.ndarray, contours: np.ndarray) -> np.ndarray:
     """The release's paste-back: each (s, s, 3) face resized into its box, then blended into the original frame
-    through the blurred convex hull of the frame's face contour (``points`` (T, N, 2) pixels, e.g. the oval and
-    brow points ``stsa.data.landmarks.HULL``): out = pasted * m + frame * (1 - m), m = blur(mask) / 255, truncated
-    to uint8. Pixels farther than the blur radius from the hull keep the frame's exact values.
+    through the blurred face contour (``contours`` (T, N, 2) pixels in order, e.g. the FaceMesh points
+    ``stsa.data.landmarks.PASTE_CONTOUR``): out = pasted * m + frame * (1 - m), m = blur(mask) / 255, truncated to
+    uint8. Pixels farther than the blur radius from the contour keep the frame's exact values.
     (T, H, W, 3) uint8 -> (T, H, W, 3) uint8."""
     out = frames.copy()
     h, w = frames.shape[1:3]
-    reach = HULL_BLUR  # > 2 blur radii: blurring this window equals blurring the whole frame
-    for i, (face, (x1, y1, x2, y2), pts) in enumerate(zip(faces, boxes, points, strict=True)):
+    reach = CONTOUR_BLUR  # > 2 blur radii: blurring this window equals blurring the whole frame
+    for i, (face, (x1, y1, x2, y2), contour) in enumerate(zip(faces, boxes, contours, strict=True)):
         pasted = out[i].copy()
         pasted[y1:y2, x1:x2] = cv2.resize(face, (int(x2 - x1), int(y2 - y1)))
-        mask = hull_mask(pts, h, w)
+        mask = contour_mask(contour, h, w)
         ys, xs = np.nonzero(mask)
         if not len(ys):
             continue
         r0, r1 = max(int(ys.min()) - reach, 0), min(int(ys.max()) + reach + 1, h)
         c0, c1 = max(int(xs.min()) - reach, 0), min(int(xs.max()) + reach + 1, w)
-        m = cv2.GaussianBlur(mask[r0:r1, c0:c1], (HULL_BLUR, HULL_BLUR), HULL_SIGMA)[..., None] / 255.0
+        m = cv2.GaussianBlur(mask[r0:r1, c0:c1], (CONTOUR_BLUR, CONTOUR_BLUR), CONTOUR_SIGMA)[..., None] / 255.0
         window = pasted[r0:r1, c0:c1] * m + frames[i, r0:r1, c0:c1] * (1 - m)
         out[i, r0:r1, c0:c1] = window.astype(np.uint8)
     return out

@@ -29,9 +29,12 @@ JAW_15 = tuple(range(5, 20))  # 15 lower-oval points (release's 55-point content
 POSE = (*range(0, 4), *range(21, 25), *range(25, 91))  # 74 upper-half points
 POSE_76 = (*range(0, 5), *range(20, 25), *range(25, 91))  # 76 upper-half points (stage-1 pose input)
 CONTENT = (*JAW, *LIP)  # 57 points predicted from audio
-OVAL = tuple(range(0, 25))  # the 25 face-oval points, temple to chin to temple
-BROWS = tuple(range(25, 45))  # the 20 eyebrow points
-HULL = (*OVAL, *BROWS)  # paste-back region: FaceMesh stand-in for the release's 68-point jaw + brow contour
+# Paste-back contour: the release fills the polygon of a 68-point detector's jaw 0..16 then brows 26..17; these are
+# the FaceMesh points at those places (jaw ear to ear through the chin, image left to right; upper brow lines right
+# to left), in that order.
+_CONTOUR_MESH_IDS = (127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,
+                     300, 293, 334, 296, 336, 107, 66, 105, 63, 70)
+PASTE_CONTOUR = tuple(MESH_IDS.index(i) for i in _CONTOUR_MESH_IDS)  # 27 positions in the 131 order
 UPPER_LIP_MID, LOWER_LIP_MID = MESH_IDS.index(0), MESH_IDS.index(17)  # mouth openness = |p0 - p17|
 
 _OVAL = [(389, 356), (356, 454), (454, 323), (323, 361), (361, 288), (288, 397), (397, 365), (365, 379),

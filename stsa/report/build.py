@@ -44,36 +44,19 @@ class GTClipView:
 
 
 def load_gt(clip_dir: Path) -> GTClipView:
-    """crops/boxes/landmarks of ``clip.npz`` and the size of ``video.mp4`` (ARCHITECTURE.md contract)."""
-    from stsa.data.video import probe
-    from stsa.errors import DatasetError
+    """crops/boxes/landmarks through ``stsa.data.clip.ClipData.load`` and the size of ``video.mp4``."""
+    from metrics.inputs import frame_size
+    from stsa.data.clip import ClipData
 
-    path = clip_dir / "clip.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            crops, boxes, lms = z["crops"], z["boxes"], z["landmarks"].astype(np.float32)
-    except (OSError, KeyError, ValueError) as exc:
-        raise DatasetError(path, f"ground-truth arrays missing or unreadable ({exc})",
-                           "run `stsa-bench preprocess` on the dataset again") from exc
-    size = None
-    if (clip_dir / "video.mp4").is_file():
-        info = probe(clip_dir / "video.mp4")
-        size = (info.height, info.width) if info.has_video else None
-    return GTClipView(crops, boxes, lms, size)
+    data = ClipData.load(clip_dir)
+    return GTClipView(data.crops, data.boxes, data.landmarks.astype(np.float32), frame_size(clip_dir))
 
 
 def load_method_crops(video: Path, gt: GTClipView) -> np.ndarray:
-    """Decode a method's full-frame output and crop it with the ground truth's boxes -> (T', 128, 128, 3)."""
-    from stsa.data.crops import crop_faces
-    from stsa.data.video import read_frames
+    """A method's output cropped with the ground truth's boxes, exactly as the evaluator does -> (T', 128, 128, 3)."""
+    from metrics.inputs import crop_prediction
 
-    frames = read_frames(video)
-    n = min(len(frames), len(gt.boxes))
-    frames, boxes = frames[:n], gt.boxes[:n].astype(np.int64)
-    if gt.frame_size is not None and frames.shape[1:3] != gt.frame_size:
-        sy, sx = frames.shape[1] / gt.frame_size[0], frames.shape[2] / gt.frame_size[1]
-        boxes = np.round(boxes * np.array([sx, sy, sx, sy])).astype(np.int64)
-    return crop_faces(frames, boxes, gt.crops.shape[1])
+    return crop_prediction(video, gt.boxes, gt.frame_size, gt.crops.shape[1])[0]
 
 
 def table_title(name: str) -> str:
@@ -193,7 +176,7 @@ def table_section(csv_path: Path, gt_dirs: dict[str, Path], dubbed_root: Path, c
         summary = metric_summary(per_video, pv_metrics, cfg.n_boot, cfg.seed)
         shown = [m for m in table["method"] if m in set(summary["method"])]
         parts.append(f'<p class="note">Mean over videos with a percentile-bootstrap 95% CI ({cfg.n_boot} resamples,'
-                     f" seed {cfg.seed}); non-finite values (e.g. GT's infinite PSNR) are left out.</p>")
+                     f" seed {cfg.seed}); non-finite values are left out.</p>")
         parts.append(html.summary_table(summary, pv_metrics, shown))
         for m in pv_metrics:
             if summary.loc[summary["metric"] == m, "n"].sum() > 0:

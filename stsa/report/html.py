@@ -7,8 +7,7 @@ from html import escape
 
 import pandas as pd
 
-from stsa.report.stats import LOWER_IS_BETTER
-from stsa.tables import HIGHER_IS_BETTER, PRECISION
+from metrics import registry
 
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;margin:0 auto;max-width:1180px;padding:1em 2em;
@@ -31,11 +30,9 @@ code{background:#f4f4f4;padding:0 3px}
 
 def arrow(metric: str) -> str:
     """'↑' for higher-is-better metrics, '↓' for lower-is-better ones, '' otherwise."""
-    if metric in HIGHER_IS_BETTER:
-        return "\u2191"
-    if metric in LOWER_IS_BETTER:
-        return "\u2193"
-    return ""
+    if metric not in registry.COLUMNS:
+        return ""
+    return "\u2191" if registry.COLUMNS[metric].higher_is_better else "\u2193"
 
 
 def fmt(value: float, metric: str | None = None, extra: int = 0) -> str:
@@ -44,7 +41,7 @@ def fmt(value: float, metric: str | None = None, extra: int = 0) -> str:
         return ""
     if math.isinf(value):
         return "\u221e" if value > 0 else "-\u221e"
-    digits = PRECISION.get(metric, 4) + extra if metric else 4
+    digits = (registry.COLUMNS[metric].precision if metric in registry.COLUMNS else 4) + extra
     return f"{value:.{digits}f}"
 
 
@@ -88,8 +85,14 @@ def provenance(prov: dict) -> str:
         listing = files if isinstance(files, dict) else {"": files}
         text = "<br>".join(f"{escape(str(k))}: <code>{escape(str(v))}</code>" for k, v in sorted(listing.items()))
         items.append(f"<dt>checkpoints: {escape(method)}</dt><dd>{text}</dd>")
-    if prov.get("weights"):
-        items.append(f"<dt>weights</dt><dd>{escape(', '.join(map(str, prov['weights'])))}</dd>")
+    weights = prov.get("weights") or {}
+    if isinstance(weights, dict):  # {name: sha256} (older provenance: a list of names)
+        weights = [f"{name}: {sha}" for name, sha in weights.items()]
+    if weights:
+        items.append(f"<dt>weights</dt><dd>{'<br>'.join(f'<code>{escape(str(w))}</code>' for w in weights)}</dd>")
+    for metric, settings in sorted((prov.get("metric_settings") or {}).items()):
+        text = ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) if isinstance(settings, dict) else settings
+        items.append(f"<dt>settings: {escape(metric)}</dt><dd><code>{escape(str(text))}</code></dd>")
     for metric, reasons in sorted((prov.get("unavailable_metrics") or {}).items()):
         items.append(f"<dt>unavailable: {escape(metric)}</dt><dd>{'<br>'.join(escape(str(r)) for r in reasons)}</dd>")
     return f"<dl>{''.join(items)}</dl>"

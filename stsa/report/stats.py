@@ -8,18 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stsa.tables import HIGHER_IS_BETTER
-
-LOWER_IS_BETTER = {"FID", "LPIPS", "LipLMD", "LSE-D", "DME", "DME[dis]"}
+from metrics import registry
 
 
 def higher_is_better(metric: str) -> bool:
-    """Direction of a metric column (PSNR, SSIM, LSE-C up; FID, LPIPS, LipLMD, LSE-D, DME down)."""
-    if metric in HIGHER_IS_BETTER:
-        return True
-    if metric in LOWER_IS_BETTER:
-        return False
-    raise KeyError(f"unknown direction for metric '{metric}'")
+    """Direction of a metric column (``metrics.registry``); KeyError for unknown columns."""
+    return registry.column(metric).higher_is_better
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,7 @@ def bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_mean_ci(values, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> MeanCI:
-    """Percentile bootstrap CI of the mean over videos; non-finite values (GT's inf PSNR, NaN) are left out."""
+    """Percentile bootstrap CI of the mean over videos; non-finite values (NaN, inf) are left out."""
     a = _finite(values)
     if len(a) == 0:
         return MeanCI(0, math.nan, math.nan, math.nan)

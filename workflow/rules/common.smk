@@ -1,12 +1,19 @@
 # Helpers shared by the rules: config validation, paths, and input functions.
 import csv
 import json
+import os
+import shlex
+from functools import cache
 from pathlib import Path
 
 from snakemake.utils import validate
 
 
 validate(config, "../schemas/config.schema.yaml")
+# metrics and metric_options against the metric registry too (the schema's enum mirrors metrics/registry.py)
+from metrics.registry import check_config as check_metric_config
+
+check_metric_config(config["metrics"], config.get("metric_options"))
 
 W = config["workdir_root"]
 R = config["results_dir"]
@@ -20,6 +27,7 @@ wildcard_constraints:
     method=r"[A-Za-z0-9_@.+-]+",
     variant=r"[a-z_]+",
     clip=r".+",
+    batch=r"\d+",
 
 
 def canonical(value):
@@ -51,9 +59,31 @@ def parent_of_output(wildcards, output):
     return str(Path(output[0]).parent)
 
 
-def dataset_params(wildcards):
-    """A dataset's config with its resolved root (for scripts)."""
-    return canonical({**dataset_cfg(wildcards.dataset), "root": dataset_root(wildcards.dataset)})
+def check_eval_limits():
+    """``eval_limit`` limits the test split only: refuse a config whose test split is also its train split."""
+    for name, cfg in config["datasets"].items():
+        if cfg.get("eval_limit") and cfg["test_split"] == cfg.get("train_split"):
+            raise ValueError(f"datasets.{name}: eval_limit would also limit training, since test_split and "
+                             f"train_split are both '{cfg['test_split']}'; use distinct splits or eval_limit: null")
+
+
+def split_limit(dataset, split):
+    """Clips listed from a split: the first ``eval_limit`` of the test split (the paper evaluates 40), all of any
+    other split (training uses its whole split)."""
+    cfg = dataset_cfg(dataset)
+    return cfg.get("eval_limit") if split == cfg["test_split"] else None
+
+
+def listing_params(wildcards):
+    """What a split's listing depends on (reader, root, layout, limit), so editing another dataset key or another
+    split's limit leaves the listing alone."""
+    cfg = dataset_cfg(wildcards.dataset)
+    return canonical({
+        "reader": cfg["reader"],
+        "root": dataset_root(wildcards.dataset),
+        "layout": cfg.get("layout", {}),
+        "limit": split_limit(wildcards.dataset, wildcards.split),
+    })
 
 
 def corpus_marker(wildcards):
@@ -63,11 +93,50 @@ def corpus_marker(wildcards):
     return f"{W}/corpus/{wildcards.dataset}/.complete"
 
 
+@cache
+def read_listing(path, mtime):
+    """clip id -> row (video, audio, split) of a listing TSV; cached per file version (48k clips are looked up
+    once per clip while the DAG is built)."""
+    with open(path, newline="") as handle:
+        return {row["clip"]: row for row in csv.DictReader(handle, delimiter="\t")}
+
+
+def listing_path(dataset, split):
+    """The list_clips checkpoint's output for a split."""
+    return f"{W}/lists/{dataset}/{split}.tsv"
+
+
+def listing(dataset, split):
+    """The listed clips of a split, known once the list_clips checkpoint has run (the asking job waits for it)."""
+    path = checkpoints.list_clips.get(dataset=dataset, split=split).output[0]
+    return read_listing(path, os.stat(path).st_mtime_ns)
+
+
 def clip_ids(dataset, split):
-    """Clip ids of a split, known once the list_clips checkpoint has run."""
-    listing = checkpoints.list_clips.get(dataset=dataset, split=split).output[0]
-    with open(listing, newline="") as handle:
-        return [row["clip"] for row in csv.DictReader(handle, delimiter="\t")]
+    """Clip ids of a split, in listing order."""
+    return list(listing(dataset, split))
+
+
+def clip_row(wildcards):
+    """The listing row of one clip."""
+    rows = listing(wildcards.dataset, wildcards.split)
+    if wildcards.clip not in rows:
+        raise ValueError(f"clip '{wildcards.clip}' is not listed in {wildcards.dataset}/{wildcards.split}")
+    return rows[wildcards.clip]
+
+
+def clip_sources(wildcards):
+    """A clip's own media files (video, audio if separate) as its job's only inputs, so a change to the listing
+    re-runs no other clip. A listed file that is absent is left out: preprocessing records the rejection instead
+    of the whole run failing, and the clip re-runs once the file appears (its input set changes)."""
+    row = clip_row(wildcards)
+    return {key: row[key] for key in ("video", "audio") if row[key] and os.path.exists(row[key])}
+
+
+def clip_fields(wildcards):
+    """A clip's listing fields (params: its job re-runs when its own paths change, not when others' do)."""
+    row = clip_row(wildcards)
+    return {"video": row["video"], "audio": row["audio"] or None, "split": row["split"]}
 
 
 def preprocessed_dir(dataset, split):
@@ -75,10 +144,23 @@ def preprocessed_dir(dataset, split):
     return f"{W}/preprocessed/{dataset}/{split}"
 
 
-def clip_statuses(wildcards):
-    """status.json of every clip of a split (one preprocessing job per clip)."""
+def batch_dir(dataset, split):
+    """Status summaries of a split's preprocessing batches (one per `clips_per_batch` listed clips)."""
+    return f"{W}/preprocess_batches/{dataset}/{split}"
+
+
+def split_batches(wildcards):
+    """The batch summaries a split's manifest is gathered from."""
+    n_batches = -(-len(listing(wildcards.dataset, wildcards.split)) // config["clips_per_batch"])
+    return [f"{batch_dir(wildcards.dataset, wildcards.split)}/{k}.json" for k in range(n_batches)]
+
+
+def batch_statuses(wildcards):
+    """status.json of the clips of one batch: listed clips [k * size, (k + 1) * size)."""
+    size, k = config["clips_per_batch"], int(wildcards.batch)
+    clips = clip_ids(wildcards.dataset, wildcards.split)[k * size:(k + 1) * size]
     root = preprocessed_dir(wildcards.dataset, wildcards.split)
-    return [f"{root}/{clip}/status.json" for clip in clip_ids(wildcards.dataset, wildcards.split)]
+    return [f"{root}/{clip}/status.json" for clip in clips]
 
 
 def method_cfg(method):
@@ -263,6 +345,19 @@ def comparison_inputs(wildcards):
     return [f"{R}/{t}.json" for t in comparison_tables()]
 
 
+def weights_dir():
+    """The config's ``weights_dir`` (``~`` expanded), or None: the jobs then use ``$STSA_BENCH_WEIGHTS`` or the
+    default ~/.cache/stsa-bench/weights. Script rules export it (workflow/scripts/dub.py, evaluate.py)."""
+    wdir = config.get("weights_dir")
+    return os.path.expanduser(wdir) if wdir else None
+
+
+def weights_env():
+    """Shell prefix giving a command the config's ``weights_dir`` as ``$STSA_BENCH_WEIGHTS`` (empty when null)."""
+    wdir = weights_dir()
+    return f"STSA_BENCH_WEIGHTS={shlex.quote(wdir)} " if wdir else ""
+
+
 def steps_flag(key):
     """`--steps N` when the config sets the number of steps of a training stage, else the preset's schedule."""
     steps = config["training"].get(key)
@@ -282,18 +377,19 @@ def train_flags(wildcards):
 
 
 def train_gpus(wildcards):
-    """GPUs of a training job (resource `gpu`; the Slurm profile may set it per rule): more than one trains
+    """GPUs of a training job, its resource `gpu` (the Slurm profile may set it per job). More than one trains
     data-parallel with one process per GPU (`--nproc`, torchrun)."""
     return config["training"].get("gpus", 0)
 
 
-def checkpoint_dir(rule_name):
-    """Param function: periodic checkpoints of a training rule (per variant when it has one). Not an output: they
-    survive a failed or killed job, and the next run of the rule resumes from the newest one."""
+def checkpoint_dir(job_name):
+    """Param function, the periodic checkpoints of a training job, per variant when it has one. They are not
+    outputs, so they survive a failed or killed job, and the job's next run resumes from the newest one."""
 
     def directory(wildcards):
-        variant = wildcards.get("variant")
-        return f"{W}/checkpoints/{rule_name}" + (f"/{variant}" if variant else "")
+        return str(Path(W, "checkpoints", job_name, wildcards.get("variant", "")))
 
     return directory
 
+
+check_eval_limits()

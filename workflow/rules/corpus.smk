@@ -21,9 +21,9 @@ checkpoint list_clips:
     input:
         corpus_marker,
     output:
-        f"{W}/lists/{{dataset}}/{{split}}.tsv",
+        listing_path("{dataset}", "{split}"),
     params:
-        dataset=dataset_params,
+        listing=listing_params,
     conda:
         "../envs/stsa-bench.yaml"
     log:

@@ -10,6 +10,7 @@ rule dub:
         method=dub_options,
         out_dir=parent_of_output,
         device=config["device"],
+        weights_dir=weights_dir(),
     conda:
         "../envs/stsa-bench.yaml"
     log:

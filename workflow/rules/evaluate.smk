@@ -12,9 +12,10 @@ rule evaluate:
         gt_dir=parent_of_input("gt"),
         pred_dir=parent_of_input("runs"),
         metrics=config["metrics"],
+        metric_options=canonical(config.get("metric_options") or {}),
         cache_dir=gt_cache_dir,
         device=config["device"],
-        weights_dir=config["weights_dir"],
+        weights_dir=weights_dir(),
     conda:
         "../envs/stsa-bench.yaml"
     log:

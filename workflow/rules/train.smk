@@ -2,6 +2,7 @@
 # The guidance stage does not depend on the stage-2 ablations, so every variant shares the full model's.
 # Each job checkpoints periodically under {W}/checkpoints/<rule>/<variant>/ (outside its outputs) and resumes from
 # there when it is run again after a failure; `--cores {threads}` only adds DataLoader workers (same weights).
+# Each command sees the config's weights_dir as $STSA_BENCH_WEIGHTS (params.weights, common.smk: weights_env).
 
 TRAIN = config["training"]
 
@@ -18,6 +19,7 @@ rule train_expert:
         device=config["device"],
         run=train_flags,
         checkpoints=checkpoint_dir("train_expert"),
+        weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
@@ -29,7 +31,7 @@ rule train_expert:
         mem_mb=8000,
         gpu=train_gpus,
     shell:
-        "stsa-bench baselines train --model expert --data {params.data} --out {output} "
+        "{params.weights}stsa-bench baselines train --model expert --data {params.data} --out {output} "
         "--preset {params.preset} {params.steps} --device {params.device} {params.run} --cores {threads} "
         "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
@@ -47,6 +49,7 @@ rule train_wav2lip:
         device=config["device"],
         run=train_flags,
         checkpoints=checkpoint_dir("train_wav2lip"),
+        weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
@@ -58,7 +61,7 @@ rule train_wav2lip:
         mem_mb=8000,
         gpu=train_gpus,
     shell:
-        "stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
+        "{params.weights}stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
         "--preset {params.preset} {params.steps} --device {params.device} {params.run} --cores {threads} "
         "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
@@ -75,6 +78,7 @@ rule train_stsa_guidance:
         device=config["device"],
         run=train_flags,
         checkpoints=checkpoint_dir("train_stsa_guidance"),
+        weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
@@ -86,7 +90,7 @@ rule train_stsa_guidance:
         mem_mb=8000,
         gpu=train_gpus,
     shell:
-        "stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
+        "{params.weights}stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
         "{params.steps} --device {params.device} {params.run} --cores {threads} "
         "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
@@ -103,6 +107,7 @@ rule train_stsa_synthesis:
         device=config["device"],
         run=train_flags,
         checkpoints=checkpoint_dir("train_stsa_synthesis"),
+        weights=weights_env(),
         ablation=ablation_flag,
         expert=expert_flag,
     conda:
@@ -116,7 +121,7 @@ rule train_stsa_synthesis:
         mem_mb=12000,
         gpu=train_gpus,
     shell:
-        "stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
+        "{params.weights}stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
         "{params.steps} --ablation {params.ablation} {params.expert} --device {params.device} {params.run} --cores {threads} "
         "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
@@ -135,6 +140,7 @@ rule finetune_stsa:
         device=config["device"],
         run=train_flags,
         checkpoints=checkpoint_dir("finetune_stsa"),
+        weights=weights_env(),
         ablation=ablation_flag,
         expert=expert_flag,
     conda:
@@ -148,7 +154,7 @@ rule finetune_stsa:
         mem_mb=12000,
         gpu=train_gpus,
     shell:
-        "stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
+        "{params.weights}stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
         "--guidance {input.guidance} --synthesis {input.synthesis} {params.steps} "
         "--ablation {params.ablation} {params.expert} --device {params.device} {params.run} --cores {threads} "
         "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"

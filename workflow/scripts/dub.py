@@ -1,6 +1,7 @@
 """Snakemake script: run one method's adapter on the ok clips of the test split; one row per clip."""
 
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
+if snakemake.params.weights_dir:  # released weights (and the external adapters' subprocesses) are looked up there
+    os.environ["STSA_BENCH_WEIGHTS"] = snakemake.params.weights_dir
 
 spec = snakemake.params.method
 options = dict(spec["options"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from metrics.evaluator import evaluate_method
+from metrics.evaluator import dumps_strict, evaluate_method
 from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
@@ -18,11 +18,12 @@ method, dataset = snakemake.wildcards.method, snakemake.wildcards.dataset
 runs = pd.read_csv(snakemake.input.runs, dtype={"clip": str})
 done = runs.loc[runs["status"] == "ok", "clip"].tolist() if len(runs) else []
 device = None if snakemake.params.device == "auto" else snakemake.params.device
+metric_options = snakemake.params.metric_options  # a rule param: changing the protocol re-runs the job
 if done:
     per_video, summary = evaluate_method(
         gt_root=Path(snakemake.params.gt_dir), pred_dir=Path(snakemake.params.pred_dir), clip_ids=done,
         method=method, dataset=dataset, metrics=list(snakemake.params.metrics), device=device,
-        cache_dir=Path(snakemake.params.cache_dir),
+        cache_dir=Path(snakemake.params.cache_dir), options=dict(metric_options),
     )
 else:  # the method produced nothing (adapter not ready, or every clip failed): rows carry the reasons
     per_video, summary = pd.DataFrame(), {"unavailable": {}}
@@ -49,4 +50,4 @@ summary = {
     "run_status": sorted(set(runs["status"])) if len(runs) else [],
     "run_reasons": sorted({str(r) for r in failed.get("reason", []) if isinstance(r, str)}),
 }
-Path(snakemake.output.summary).write_text(json.dumps(summary, indent=1, sort_keys=True, default=str))
+Path(snakemake.output.summary).write_text(dumps_strict(summary, indent=1, sort_keys=True))

@@ -1,4 +1,5 @@
-"""Snakemake script: list the clips of one split of a dataset (clip id, video, audio) as a TSV."""
+"""Snakemake script: list the clips of one split of a dataset (clip id, video, audio) as a TSV (the test split cut to
+the config's eval_limit, see common.smk: split_limit)."""
 
 import csv
 import logging
@@ -9,9 +10,9 @@ from stsa.logs import log_to_file
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 
-cfg = snakemake.params.dataset
-reader = open_dataset(cfg["reader"], cfg["root"], **cfg.get("layout", {}))
-clips = reader.clips(snakemake.wildcards.split, limit=cfg.get("limit"))
+cfg = snakemake.params.listing
+reader = open_dataset(cfg["reader"], cfg["root"], **cfg["layout"])
+clips = reader.clips(snakemake.wildcards.split, limit=cfg["limit"])
 with open(snakemake.output[0], "w", newline="") as handle:
     writer = csv.writer(handle, delimiter="\t")
     writer.writerow(["clip", "video", "audio", "split"])
