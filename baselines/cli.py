@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from stsa.train import PRECISIONS
+
 
 def parse_options(pairs: list[str] | None) -> dict:
     """["k=v", ...] -> {k: v}; a pair without "=" raises a clear argparse error."""
@@ -74,20 +76,34 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """Train the expert or the generator; under ``torchrun`` one process of a data-parallel run."""
+    import os
+
     import torch
 
-    from baselines.wav2lip.train import train_expert, train_wav2lip
+    from baselines.wav2lip.train import RunOptions, train_expert, train_wav2lip
+    from stsa.train import distributed
+    from stsa.train.cli import loader_workers
 
+    code = distributed.relaunch(args.nproc)
+    if code is not None:
+        return code
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    if args.model == "expert":
-        res = train_expert(args.data, args.out, preset=args.preset, steps=args.steps, device=args.device,
-                           batch=args.batch)
-    else:
-        res = train_wav2lip(args.data, args.out, preset=args.preset, steps=args.steps, expert=args.expert,
-                            device=args.device, batch=args.batch)
-    print(" ".join(f"{k}={v}" for k, v in res.items()))
+    _, device = distributed.setup(args.device)
+    run = RunOptions(workers=loader_workers(args), precision=args.precision, checkpoint_dir=args.checkpoint_dir,
+                     keep=args.keep)
+    common = {"preset": args.preset, "steps": args.steps, "device": device, "batch": args.batch, "seed": args.seed,
+              "save_every": args.save_every, "run": run}
+    try:
+        if args.model == "expert":
+            res = train_expert(args.data, args.out, **common)
+        else:
+            res = train_wav2lip(args.data, args.out, expert=args.expert, **common)
+    finally:
+        distributed.teardown()
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(" ".join(f"{k}={v}" for k, v in res.items()))
     return 0
 
 
@@ -119,7 +135,21 @@ def register(subparsers) -> None:
     pt.add_argument("--steps", type=int, default=None)
     pt.add_argument("--batch", type=int, default=None, help="batch (expert: windows; wav2lip: 5-frame windows)")
     pt.add_argument("--expert", default=None, help="expert checkpoint for the sync loss (wav2lip only)")
-    pt.add_argument("--device", default=None)
+    pt.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto; under torchrun cuda:LOCAL_RANK)")
+    pt.add_argument("--seed", type=int, default=None, help="sampling and initialisation seed (default: 0)")
+    pt.add_argument("--save-every", type=int, default=None, help="steps between periodic checkpoints (default: preset)")
+    pt.add_argument("--checkpoint-dir", type=Path, default=None,
+                    help="periodic checkpoints go here as step-N.pt (the last --keep kept) and a restarted run resumes "
+                         "from the newest one of the same run; without it they overwrite --out")
+    pt.add_argument("--keep", type=int, default=3, help="periodic checkpoints kept in --checkpoint-dir")
+    pt.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                    help="autocast dtype of the networks and losses (fp16 adds loss scaling); fp32 is bit-reproducible")
     pt.add_argument("--threads", type=int, default=None,
-                    help="torch CPU threads (1 is much faster on a busy shared machine; default: torch's)")
+                    help="torch threads of the training computation (default: torch's); results depend on it, not on "
+                         "--workers")
+    pt.add_argument("--workers", type=int, help="DataLoader worker processes reading the windows (default: the "
+                    "--cores beyond --threads, else 0)")
+    pt.add_argument("--cores", type=int, help="CPU cores of the job: --threads for training, the rest for --workers")
+    pt.add_argument("--nproc", type=int, help="data-parallel processes (one per GPU; gloo on CPU): > 1 relaunches "
+                    "this command under torchrun; the batch is the global one")
     pt.set_defaults(func=cmd_train)

@@ -92,7 +92,7 @@ def test_sync_input_is_wav2lip_lower_half_in_the_renderer_order():
 
 def test_training_data_batch_shapes(corpus):
     data = TrainingData(corpus, "mel", split=None)
-    b = data.batch(data.sample(np.random.default_rng(0), 3))
+    b = data.batch(data.draw(np.random.default_rng(0), 3))
     assert b["audio"].shape == (3, 5, 80, 16) and b["sync_mel"].shape == (3, 1, 80, 16)
     assert b["pose_hm"].shape == b["face_hm"].shape == b["ref_hm"].shape == (3, 5, 1, 128, 128)
     assert b["faces"].shape == b["ref_faces"].shape == (3, 5, 3, 128, 128)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,66 @@ STATUS_FIELDS = ("clip", "status", "reason", "n_frames", "fps_in", "fps_out", "s
                  "source_audio")
 _REQUIRED = ("crops", "boxes", "landmarks", "detected", "mel")
 _OPTIONAL = ("wav2vec", "points", "frame_size")
+_LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
+
+
+@dataclass(frozen=True)
+class NpzMember:
+    """One array of an ``.npz`` file as its zip directory and ``.npy`` header describe it."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    fortran: bool
+    crc: int  # zip CRC-32 of the member's bytes (changes whenever the array is rewritten)
+    offset: int | None  # byte offset of the array data in the file; None when the member is compressed
+
+
+def _npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype] | None:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    return None
+
+
+def npz_members(path: str | Path) -> dict[str, NpzMember]:
+    """The arrays of an ``.npz`` without reading their data: {name: NpzMember} from the zip central directory
+    and each ``.npy`` header (cheap: a few small reads per member). Unreadable files raise OSError/ValueError."""
+    out: dict[str, NpzMember] = {}
+    with open(path, "rb") as f, zipfile.ZipFile(f) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            offset = None
+            if info.compress_type == zipfile.ZIP_STORED:
+                f.seek(info.header_offset)
+                local = f.read(_LOCAL_HEADER)
+                if local[:4] != b"PK\x03\x04":
+                    raise ValueError(f"bad zip local header for {info.filename}")
+                name_len, extra_len = struct.unpack("<HH", local[26:30])
+                f.seek(info.header_offset + _LOCAL_HEADER + name_len + extra_len)
+                header = _npy_header(f)
+                offset = f.tell()
+            else:
+                with z.open(info) as member:
+                    header = _npy_header(member)
+            if header is None:  # an .npy format version this reader does not map: load it whole
+                with z.open(info) as member:
+                    arr = np.lib.format.read_array(member, allow_pickle=False)
+                header, offset = (arr.shape, np.isfortran(arr), arr.dtype), None
+            shape, fortran, dtype = header
+            out[info.filename[:-4]] = NpzMember(info.filename[:-4], dtype, tuple(shape), fortran, info.CRC, offset)
+    return out
+
+
+def _mapped(path: Path, member: NpzMember, archive: np.lib.npyio.NpzFile) -> np.ndarray:
+    """A read-only memory map of an uncompressed member (pages read on access), else the member loaded."""
+    if member.offset is None or member.dtype.hasobject or not np.prod(member.shape, dtype=np.int64):
+        return archive[member.name]
+    return np.memmap(path, member.dtype, mode="r", offset=member.offset, shape=member.shape,
+                     order="F" if member.fortran else "C")
 
 
 def read_status(clip_dir: str | Path) -> dict:
@@ -112,8 +174,11 @@ class ClipData:
         return Path(self.clip_dir)
 
     @classmethod
-    def load(cls, clip_dir: str | Path) -> ClipData:
-        """Load ``clip.npz`` (+ status) of an ok clip; a rejected or missing clip raises DatasetError."""
+    def load(cls, clip_dir: str | Path, mmap: bool = False) -> ClipData:
+        """Load ``clip.npz`` (+ status) of an ok clip; a rejected or missing clip raises DatasetError.
+
+        ``mmap``: the arrays are read-only memory maps of the file (``save`` writes it uncompressed), so only the
+        frames a caller indexes are read (training reads one window at a time); compressed members are loaded."""
         clip_dir = Path(clip_dir)
         status = read_status(clip_dir)
         if status.get("status") != "ok":
@@ -122,8 +187,11 @@ class ClipData:
         path = clip_dir / ARRAYS_FILE
         try:
             with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (FileNotFoundError, OSError, ValueError) as exc:
+                if mmap:
+                    arrays = {k: _mapped(path, m, z) for k, m in npz_members(path).items()}
+                else:
+                    arrays = {k: z[k] for k in z.files}
+        except (FileNotFoundError, OSError, ValueError, zipfile.BadZipFile) as exc:
             raise DatasetError(path, f"clip arrays missing or unreadable ({exc})",
                                "delete the clip directory and run `stsa-bench preprocess` again") from exc
         missing = [k for k in _REQUIRED if k not in arrays]

@@ -132,8 +132,11 @@ def sync_probability(audio_emb: torch.Tensor, face_emb: torch.Tensor) -> torch.T
 
 
 def sync_bce(audio_emb: torch.Tensor, face_emb: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """Wav2Lip's expert loss: BCE between the cosine similarity and label (1 in sync, 0 off sync)."""
-    return F.binary_cross_entropy(sync_probability(audio_emb, face_emb), label.float().view(-1))
+    """Wav2Lip's expert loss: BCE between the cosine similarity and label (1 in sync, 0 off sync). Always in float32,
+    outside any autocast (BCE on probabilities is unsafe in half precision: CUDA autocast refuses it)."""
+    with torch.autocast(audio_emb.device.type, enabled=False):
+        p = sync_probability(audio_emb.float(), face_emb.float())
+        return F.binary_cross_entropy(p, label.float().view(-1))
 
 
 def stack_window(faces: torch.Tensor) -> torch.Tensor:

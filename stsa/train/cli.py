@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stsa.train import ABLATIONS, STAGES
+from stsa.train import ABLATIONS, PRECISIONS, STAGES
 
 
 def register(subparsers) -> None:
@@ -26,22 +26,54 @@ def register(subparsers) -> None:
     p.add_argument("--expert", type=Path, help="SyncNet expert checkpoint when lipsync_expert.pth is absent")
     p.add_argument("--ablation", choices=ABLATIONS, default="none")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=100)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is faster on a busy CPU)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--save-every", type=int, help="steps between periodic checkpoints (default: demo 100, paper 2000)")
+    p.add_argument("--checkpoint-dir", type=Path,
+                   help="periodic checkpoints go here as step-N.pt (the last --keep kept) and a restarted run resumes "
+                        "from the newest one of the same run; without it they overwrite --out")
+    p.add_argument("--keep", type=int, default=3, help="periodic checkpoints kept in --checkpoint-dir")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="autocast dtype of the networks and losses (fp16 adds loss scaling); fp32 is bit-reproducible")
+    p.add_argument("--threads", type=int,
+                   help="torch threads of the training computation (default: torch's); results depend on it, not on "
+                        "--workers")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes reading the windows (default: the "
+                   "--cores beyond --threads, else 0)")
+    p.add_argument("--cores", type=int, help="CPU cores of the job: --threads for training, the rest for --workers")
+    p.add_argument("--nproc", type=int, help="data-parallel processes (one per GPU; gloo on CPU): > 1 relaunches "
+                   "this command under torchrun; the batch is the global one")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto; under torchrun cuda:LOCAL_RANK)")
     p.set_defaults(func=run)
+
+
+def loader_workers(args: argparse.Namespace) -> int:
+    """``--workers``, else the job's cores (per training process) beyond the training threads."""
+    from stsa.train.distributed import process_cores
+
+    if args.workers is not None:
+        return args.workers
+    cores = process_cores(args.cores)
+    return max(cores - (args.threads or 1), 0) if cores else 0
 
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
 
+    from stsa.train.distributed import relaunch
     from stsa.train.stages import TrainOptions, train
+
+    code = relaunch(args.nproc)
+    if code is not None:
+        return code
 
     opts = TrainOptions(stage=args.stage, data=args.data, out=args.out, config=args.config, steps=args.steps,
                         batch=args.batch, resume=args.resume, expert=args.expert, ablation=args.ablation,
                         init=[*args.init, *(p for p in (args.guidance, args.synthesis) if p is not None)],
                         device=args.device, seed=args.seed,
                         split=None if args.split == "all" else args.split, save_every=args.save_every,
-                        threads=args.threads)
-    print(json.dumps(train(opts), indent=1))
+                        threads=args.threads, workers=loader_workers(args), precision=args.precision,
+                        checkpoint_dir=args.checkpoint_dir, keep=args.keep)
+    summary = train(opts)
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(json.dumps(summary, indent=1))
     return 0

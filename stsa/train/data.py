@@ -1,10 +1,12 @@
-"""Training samples from preprocessed clips: T-frame windows with audio, heatmaps, landmarks, faces, references."""
+"""Training samples streamed from preprocessed clips: T-frame windows with audio, heatmaps, landmarks, faces and
+references read one window at a time from clip.npz (memory flat in the number of clips), and the step-seeded
+sampler and DataLoader that feed them to the trainers."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from stsa.errors import DatasetError
 
 N_REF = 5  # reference frames / heatmaps (release)
 WINDOW = 5  # T frames per training window
+_NEEDED = ("crops", "landmarks", "mel", "points", "frame_size")  # what an item reads (openness needs points)
 
 
 def audio_windows(mel: np.ndarray, wav2vec: np.ndarray | None, n_frames: int, frontend: str) -> np.ndarray:
@@ -35,40 +38,6 @@ def content_landmarks(landmarks: np.ndarray) -> np.ndarray:
     from stsa.data.landmarks import CONTENT
 
     return np.ascontiguousarray(np.asarray(landmarks, np.float32)[:, list(CONTENT)].transpose(0, 2, 1))
-
-
-def heatmaps(landmarks: np.ndarray, kind: str) -> np.ndarray:
-    """(T,131,2) -> (T,128,128) float16 heatmaps via stsa.data.heatmaps.render_heatmaps."""
-    from stsa.data.heatmaps import render_heatmaps
-
-    h = np.asarray(render_heatmaps(np.asarray(landmarks, np.float32), kind))
-    return h.reshape(len(landmarks), *h.shape[-2:]).astype(np.float16)
-
-
-@dataclass
-class ClipSamples:
-    """Everything a clip contributes to training, in memory (T frames)."""
-
-    clip_id: str
-    crops: np.ndarray  # (T,128,128,3) uint8 BGR: the networks' channel order (the release's cv2 frames)
-    audio: np.ndarray  # (T,A,W) float32 model audio windows
-    sync_mel: np.ndarray  # (T,80,16) float32 mel windows for the expert
-    face_hm: np.ndarray  # (T,128,128) float16 whole-face heatmaps
-    pose_hm: np.ndarray  # (T,128,128) float16 upper-half heatmaps
-    content: np.ndarray  # (T,2,57) float32 jaw+lip landmarks
-    refs: np.ndarray  # (5,) reference frame indices
-
-    @classmethod
-    def from_clip(cls, clip, clip_id: str, frontend: str, n_ref: int = N_REF) -> ClipSamples:
-        from stsa.data.audio import mel_windows
-        from stsa.data.landmarks import select_references
-
-        n = clip.n_frames
-        lm = np.asarray(clip.landmarks, np.float32)
-        return cls(clip_id, np.ascontiguousarray(clip.crops[..., ::-1]),
-                   audio_windows(clip.mel, clip.wav2vec, n, frontend), mel_windows(clip.mel, n).astype(np.float32),
-                   heatmaps(lm, "face"), heatmaps(lm, "pose"), content_landmarks(lm),
-                   select_references(clip.openness, n_ref))
 
 
 def find_clips(root: str | Path, split: str | None = "train") -> list[str]:
@@ -93,80 +62,159 @@ def find_clips(root: str | Path, split: str | None = "train") -> list[str]:
     return sorted(ids)
 
 
-def manifest_hash(root: str | Path, clip_ids: list[str]) -> str:
-    """SHA-256 over one line per clip: ``clip_id, size of clip.npz, SHA-256 of its first MiB`` (cheap, and it
-    changes whenever preprocessing rewrites a clip)."""
+def scan_clips(root: Path, clip_ids: list[str], min_frames: int, needed: tuple[str, ...] = _NEEDED
+               ) -> tuple[list[str], np.ndarray, list, str]:
+    """Index the clips without reading their frames (zip directory + .npy headers of each clip.npz):
+    (usable ids, their frame counts, [(id, reason)] rejected, data hash). The hash is SHA-256 over
+    ``clip_id, array name, shape, zip CRC-32`` of every array: it changes whenever preprocessing rewrites a clip."""
+    from stsa.data.clip import ARRAYS_FILE, npz_members
+
     h = hashlib.sha256()
+    kept, frames, rejected = [], [], []
     for cid in clip_ids:
-        path = Path(root) / cid / "clip.npz"
-        with path.open("rb") as f:
-            head = hashlib.sha256(f.read(1 << 20)).hexdigest()
-        h.update(f"{cid},{path.stat().st_size},{head}\n".encode())
-    return h.hexdigest()
+        path = root / cid / ARRAYS_FILE
+        try:
+            members = npz_members(path)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            rejected.append((cid, f"{path}: unreadable clip arrays ({exc})"))
+            continue
+        missing = [k for k in needed if k not in members]
+        if missing:
+            rejected.append((cid, f"{path}: clip arrays lack {missing} (preprocess the clip again)"))
+            continue
+        n = members["crops"].shape[0]
+        if n < min_frames:
+            rejected.append((cid, f"{n} frames < window {min_frames}"))
+            continue
+        kept.append(cid)
+        frames.append(n)
+        for name in sorted(members):
+            h.update(f"{cid},{name},{members[name].shape},{members[name].crc}\n".encode())
+    return kept, np.asarray(frames, np.int64), rejected, h.hexdigest()
 
 
-class TrainingData:
-    """Random T-frame windows of a set of clips; the sampler state is a numpy Generator (checkpointed)."""
+class TrainingData(torch.utils.data.Dataset):
+    """T-frame training windows of a set of clips, streamed: only an index (clip ids, frame counts) is held in
+    memory and an item ``(clip index, window start)`` reads its frames from the clip's memory-mapped clip.npz, draws
+    its heatmaps and picks its references (``select_references`` of the clip's openness). Batches of a step are
+    drawn by ``draw`` from a step-seeded generator (``StepBatches``)."""
 
     def __init__(self, root: str | Path, frontend: str, split: str | None = "train", window: int = WINDOW,
                  max_clips: int | None = None, n_ref: int = N_REF):
-        from stsa.data.clip import ClipData
-
-        self.root = Path(root)
-        self.window = window
+        if frontend not in ("mel", "wav2vec"):
+            raise ValueError(f"unknown audio front end {frontend!r}")
+        self.root, self.frontend, self.window, self.n_ref = Path(root), frontend, window, n_ref
         ids = find_clips(root, split)[:max_clips]
-        self.clips = []
-        self.rejected: list[tuple[str, str]] = []
-        for cid in ids:
-            try:
-                clip = ClipData.load(self.root / cid)
-            except DatasetError as exc:
-                self.rejected.append((cid, str(exc)))
-                continue
-            if clip.n_frames < window:
-                self.rejected.append((cid, f"{clip.n_frames} frames < window {window}"))
-                continue
-            self.clips.append(ClipSamples.from_clip(clip, cid, frontend, n_ref))
-        if not self.clips:
-            raise DatasetError(self.root, "no clip long enough to train on", "preprocess more clips")
-        self.clip_ids = [c.clip_id for c in self.clips]
-        self.hash = manifest_hash(self.root, self.clip_ids)
+        needed = _NEEDED + (("wav2vec",) if frontend == "wav2vec" else ())
+        self.clip_ids, self.n_frames, self.rejected, self.hash = scan_clips(self.root, ids, window, needed)
+        if not self.clip_ids:
+            raise DatasetError(self.root, f"no usable clip among {len(ids)} (first: {self.rejected[0][1]})",
+                               "preprocess longer clips (wav2vec configs need clips preprocessed with wav2vec)")
 
-    def sample(self, rng: np.random.Generator, batch: int) -> list[tuple[int, int]]:
-        """``batch`` (clip index, window start) pairs."""
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def draw(self, rng: np.random.Generator, batch: int) -> list[tuple[int, int]]:
+        """``batch`` (clip index, window start) pairs, uniform over clips, then over window starts."""
         out = []
         for _ in range(batch):
-            c = int(rng.integers(len(self.clips)))
-            out.append((c, int(rng.integers(self.clips[c].crops.shape[0] - self.window + 1))))
+            c = int(rng.integers(len(self.clip_ids)))
+            out.append((c, int(rng.integers(self.n_frames[c] - self.window + 1))))
         return out
 
-    def batch(self, picks: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
-        """Tensors for B windows of T frames (N = 5 references):
+    def __getitem__(self, pick: tuple[int, int]) -> dict[str, np.ndarray]:
+        """One window (T frames from ``start``, N references): audio (T,A,W), sync_mel (1,80,16) at the window
+        start, pose_hm/face_hm (T,1,128,128) and ref_hm (N,1,128,128) float32, content (T,2,57), faces (T,3,128,128)
+        and ref_faces (N,3,128,128) uint8 BGR."""
+        from stsa.data.audio import mel_windows, wav2vec_windows
+        from stsa.data.clip import ClipData
+        from stsa.data.heatmaps import render_heatmaps
+        from stsa.data.landmarks import select_references
 
-        audio (B,T,A,W), sync_mel (B,1,80,16) at the window start, pose_hm/face_hm (B,T,1,128,128),
-        ref_hm (B,N,1,128,128), content (B,T,2,57), faces (B,T,3,128,128) BGR in [0,1], ref_faces (B,N,3,128,128) BGR.
-        """
-        t = self.window
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in
-                                             ("audio", "sync_mel", "pose_hm", "face_hm", "ref_hm", "content",
-                                              "faces", "ref_faces")}
-        for c, s in picks:
-            clip = self.clips[c]
-            sl = slice(s, s + t)
-            cols["audio"].append(clip.audio[sl])
-            cols["sync_mel"].append(clip.sync_mel[s][None])
-            cols["pose_hm"].append(clip.pose_hm[sl][:, None])
-            cols["face_hm"].append(clip.face_hm[sl][:, None])
-            cols["ref_hm"].append(clip.face_hm[clip.refs][:, None])
-            cols["content"].append(clip.content[sl])
-            cols["faces"].append(clip.crops[sl])
-            cols["ref_faces"].append(clip.crops[clip.refs])
-        out = {k: torch.from_numpy(np.stack(v)) for k, v in cols.items()}
-        for k in ("pose_hm", "face_hm", "ref_hm"):
-            out[k] = out[k].float()
-        for k in ("faces", "ref_faces"):
-            out[k] = out[k].permute(0, 1, 4, 2, 3).float() / 255.0
-        return out
+        c, s = pick
+        clip = ClipData.load(self.root / self.clip_ids[c], mmap=True)
+        n, t = clip.n_frames, self.window
+        if n != self.n_frames[c]:
+            raise DatasetError(clip.clip_dir, f"has {n} frames, {self.n_frames[c]} when training started",
+                               "do not rewrite the training clips while a model trains on them")
+        refs = select_references(clip.openness, self.n_ref)
+        lm = np.asarray(clip.landmarks[s:s + t], np.float32)  # (T,131,2)
+        face = render_heatmaps(np.concatenate([lm, np.asarray(clip.landmarks[refs], np.float32)]), "face")
+        mels = mel_windows(np.asarray(clip.mel, np.float32), n)  # (T,80,16)
+        audio = mels if self.frontend == "mel" else wav2vec_windows(np.asarray(clip.wav2vec, np.float32), n)
+        return {
+            "audio": np.ascontiguousarray(audio[s:s + t]),
+            "sync_mel": mels[s][None],
+            "pose_hm": render_heatmaps(lm, "pose")[:, None],
+            "face_hm": face[:t, None],
+            "ref_hm": face[t:, None],
+            "content": content_landmarks(lm),
+            "faces": np.ascontiguousarray(clip.crops[s:s + t, ..., ::-1].transpose(0, 3, 1, 2)),
+            "ref_faces": np.ascontiguousarray(clip.crops[refs][..., ::-1].transpose(0, 3, 1, 2)),
+        }
+
+    def batch(self, picks: list[tuple[int, int]], device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """The items of ``picks`` collated and moved: faces/ref_faces become float in [0, 1] (see ``to_device``)."""
+        return to_device(collate([self[p] for p in picks]), torch.device(device))
+
+
+def collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Stack the items' arrays on a new batch dimension (B first); uint8 stays uint8 (4x less to copy)."""
+    return {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in items[0]}
+
+
+def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Copy a collated batch to ``device`` (non-blocking from pinned memory); uint8 images -> float in [0, 1]."""
+    out = {}
+    for k, v in batch.items():
+        v = v.to(device, non_blocking=True)
+        out[k] = v.float().div_(255.0) if v.dtype == torch.uint8 else v
+    return out
+
+
+class StepBatches(torch.utils.data.Sampler):
+    """The picks of steps ``start`` .. ``stop - 1`` for one process: step k's global batch is ``draw(rng, batch)``
+    with ``rng = np.random.default_rng([seed, k])`` and the process takes its contiguous share, so a step sees the
+    same batch whether the run was resumed or not, whatever the number of loader workers or processes."""
+
+    def __init__(self, draw, batch: int, seed: int, start: int, stop: int, world=None):
+        from stsa.train.distributed import World
+
+        self.draw, self.batch, self.seed, self.start, self.stop = draw, batch, seed, start, stop
+        self.world = world or World()
+        self.world.share(list(range(batch)))  # fail early on an indivisible batch
+
+    def picks(self, step: int) -> list:
+        return self.world.share(self.draw(np.random.default_rng([self.seed, step]), self.batch))
+
+    def __iter__(self):
+        return (self.picks(k) for k in range(self.start, self.stop))
+
+    def __len__(self) -> int:
+        return max(self.stop - self.start, 0)
+
+
+def _quiet_worker(_: int) -> None:
+    """Loader workers compute one item at a time on one thread (the training process owns the cores)."""
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def make_loader(dataset, batches: StepBatches, workers: int, device: torch.device,
+                collate_fn=collate) -> torch.utils.data.DataLoader:
+    """A DataLoader over ``batches`` (one pass = the whole run, so its ``workers`` live as long as training): items
+    in ``workers`` processes (0 = in the training process), pinned memory on CUDA. Items are computed without
+    randomness, so the batches do not depend on ``workers``."""
+    return torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=collate_fn,
+                                       pin_memory=device.type == "cuda", worker_init_fn=_quiet_worker,
+                                       prefetch_factor=2 if workers else None)
+
+
+def step_seed(seed: int, step: int, rank: int = 0) -> int:
+    """The torch seed of one training step of one process (dropout, CIL shuffles): a resumed run draws the same."""
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def mask_lower_half(faces: torch.Tensor) -> torch.Tensor:

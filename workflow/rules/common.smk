@@ -364,4 +364,32 @@ def steps_flag(key):
     return "" if steps is None else f"--steps {steps}"
 
 
+def train_flags(wildcards):
+    """How every training job runs, from the `training:` config: the torch threads of the training computation
+    (fixed, so the weights do not depend on --cores; the job's other cores become DataLoader workers, which do not
+    change them), autocast precision, periodic-checkpoint interval and how many are kept."""
+    t = config["training"]
+    every = t.get("save_every")
+    return (
+        f"--threads {t.get('threads', 1)} --precision {t.get('precision', 'fp32')} "
+        f"--keep {t.get('keep_checkpoints', 3)}" + ("" if every is None else f" --save-every {every}")
+    )
+
+
+def train_gpus(wildcards):
+    """GPUs of a training job, its resource `gpu` (the Slurm profile may set it per job). More than one trains
+    data-parallel with one process per GPU (`--nproc`, torchrun)."""
+    return config["training"].get("gpus", 0)
+
+
+def checkpoint_dir(job_name):
+    """Param function, the periodic checkpoints of a training job, per variant when it has one. They are not
+    outputs, so they survive a failed or killed job, and the job's next run resumes from the newest one."""
+
+    def directory(wildcards):
+        return str(Path(W, "checkpoints", job_name, wildcards.get("variant", "")))
+
+    return directory
+
+
 check_eval_limits()

@@ -1,5 +1,7 @@
 # Training on the training split: the SyncNet expert, native Wav2Lip, and STSA's stages (per Table III variant).
 # The guidance stage does not depend on the stage-2 ablations, so every variant shares the full model's.
+# Each job checkpoints periodically under {W}/checkpoints/<rule>/<variant>/ (outside its outputs) and resumes from
+# there when it is run again after a failure; `--cores {threads}` only adds DataLoader workers (same weights).
 # Each command sees the config's weights_dir as $STSA_BENCH_WEIGHTS (params.weights, common.smk: weights_env).
 
 TRAIN = config["training"]
@@ -15,6 +17,8 @@ rule train_expert:
         preset=TRAIN["preset"],
         steps=steps_flag("expert_steps"),
         device=config["device"],
+        run=train_flags,
+        checkpoints=checkpoint_dir("train_expert"),
         weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
@@ -25,9 +29,11 @@ rule train_expert:
     threads: workflow.cores
     resources:
         mem_mb=8000,
+        gpu=train_gpus,
     shell:
         "{params.weights}stsa-bench baselines train --model expert --data {params.data} --out {output} "
-        "--preset {params.preset} {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
+        "--preset {params.preset} {params.steps} --device {params.device} {params.run} --cores {threads} "
+        "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
 rule train_wav2lip:
@@ -41,6 +47,8 @@ rule train_wav2lip:
         preset=TRAIN["preset"],
         steps=steps_flag("wav2lip_steps"),
         device=config["device"],
+        run=train_flags,
+        checkpoints=checkpoint_dir("train_wav2lip"),
         weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
@@ -51,9 +59,11 @@ rule train_wav2lip:
     threads: workflow.cores
     resources:
         mem_mb=8000,
+        gpu=train_gpus,
     shell:
         "{params.weights}stsa-bench baselines train --model wav2lip --data {params.data} --out {output} --expert {input.expert} "
-        "--preset {params.preset} {params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
+        "--preset {params.preset} {params.steps} --device {params.device} {params.run} --cores {threads} "
+        "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
 rule train_stsa_guidance:
@@ -66,6 +76,8 @@ rule train_stsa_guidance:
         preset=TRAIN["preset"],
         steps=steps_flag("guidance_steps"),
         device=config["device"],
+        run=train_flags,
+        checkpoints=checkpoint_dir("train_stsa_guidance"),
         weights=weights_env(),
     conda:
         "../envs/stsa-bench.yaml"
@@ -76,9 +88,11 @@ rule train_stsa_guidance:
     threads: workflow.cores
     resources:
         mem_mb=8000,
+        gpu=train_gpus,
     shell:
         "{params.weights}stsa-bench train --stage guidance --config {params.preset} --data {params.data} --out {output} "
-        "{params.steps} --device {params.device} --threads {threads} > {log} 2>&1"
+        "{params.steps} --device {params.device} {params.run} --cores {threads} "
+        "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
 rule train_stsa_synthesis:
@@ -91,6 +105,8 @@ rule train_stsa_synthesis:
         preset=TRAIN["preset"],
         steps=steps_flag("synthesis_steps"),
         device=config["device"],
+        run=train_flags,
+        checkpoints=checkpoint_dir("train_stsa_synthesis"),
         weights=weights_env(),
         ablation=ablation_flag,
         expert=expert_flag,
@@ -103,9 +119,11 @@ rule train_stsa_synthesis:
     threads: workflow.cores
     resources:
         mem_mb=12000,
+        gpu=train_gpus,
     shell:
         "{params.weights}stsa-bench train --stage synthesis --config {params.preset} --data {params.data} --out {output} "
-        "{params.steps} --ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
+        "{params.steps} --ablation {params.ablation} {params.expert} --device {params.device} {params.run} --cores {threads} "
+        "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
 
 
 rule finetune_stsa:
@@ -120,6 +138,8 @@ rule finetune_stsa:
         preset=TRAIN["preset"],
         steps=steps_flag("finetune_steps"),
         device=config["device"],
+        run=train_flags,
+        checkpoints=checkpoint_dir("finetune_stsa"),
         weights=weights_env(),
         ablation=ablation_flag,
         expert=expert_flag,
@@ -132,7 +152,9 @@ rule finetune_stsa:
     threads: workflow.cores
     resources:
         mem_mb=12000,
+        gpu=train_gpus,
     shell:
         "{params.weights}stsa-bench train --stage finetune --config {params.preset} --data {params.data} --out {output} "
         "--guidance {input.guidance} --synthesis {input.synthesis} {params.steps} "
-        "--ablation {params.ablation} {params.expert} --device {params.device} --threads {threads} > {log} 2>&1"
+        "--ablation {params.ablation} {params.expert} --device {params.device} {params.run} --cores {threads} "
+        "--nproc {resources.gpu} --checkpoint-dir {params.checkpoints} > {log} 2>&1"
