@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stsa.train import PRECISIONS
+from stsa.train.cli import add_run_arguments
 
 
 def parse_options(pairs: list[str] | None) -> dict:
@@ -138,18 +138,5 @@ def register(subparsers) -> None:
     pt.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto; under torchrun cuda:LOCAL_RANK)")
     pt.add_argument("--seed", type=int, default=None, help="sampling and initialisation seed (default: 0)")
     pt.add_argument("--save-every", type=int, default=None, help="steps between periodic checkpoints (default: preset)")
-    pt.add_argument("--checkpoint-dir", type=Path, default=None,
-                    help="periodic checkpoints go here as step-N.pt (the last --keep kept) and a restarted run resumes "
-                         "from the newest one of the same run; without it they overwrite --out")
-    pt.add_argument("--keep", type=int, default=3, help="periodic checkpoints kept in --checkpoint-dir")
-    pt.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                    help="autocast dtype of the networks and losses (fp16 adds loss scaling); fp32 is bit-reproducible")
-    pt.add_argument("--threads", type=int, default=None,
-                    help="torch threads of the training computation (default: torch's); results depend on it, not on "
-                         "--workers")
-    pt.add_argument("--workers", type=int, help="DataLoader worker processes reading the windows (default: the "
-                    "--cores beyond --threads, else 0)")
-    pt.add_argument("--cores", type=int, help="CPU cores of the job: --threads for training, the rest for --workers")
-    pt.add_argument("--nproc", type=int, help="data-parallel processes (one per GPU; gloo on CPU): > 1 relaunches "
-                    "this command under torchrun; the batch is the global one")
+    add_run_arguments(pt)
     pt.set_defaults(func=cmd_train)

@@ -18,7 +18,6 @@ torch) are imported before any timing, so neither side pays imports.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -86,11 +85,10 @@ def write_random_weights(wdir: Path) -> dict[str, Path]:
     """Random-initialised state dicts under the manifest's file names, and a manifest copy with their hashes."""
     import torch
     import torchvision
-    import yaml
     from pytorch_fid import inception
     from syncnet_python.SyncNetModel import S
 
-    from stsa import weights
+    from tests.metrics_data import save_weights
 
     torch.manual_seed(0)
     wdir.mkdir(parents=True, exist_ok=True)
@@ -100,19 +98,9 @@ def write_random_weights(wdir: Path) -> dict[str, Path]:
     states = {"pt_inception": fid_net.state_dict(), "alexnet": torchvision.models.alexnet().state_dict(),
               "syncnet_v2": S().state_dict(),
               "raft_large": torchvision.models.optical_flow.raft_large().state_dict()}
-    data = yaml.safe_load(weights.MANIFEST.read_text())
-    paths = {}
-    for name, state in states.items():
-        path = wdir / data["weights"][name]["file"]
-        torch.save(state, path)
-        data["weights"][name]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        paths[name] = path
-    (wdir / "manifest.yaml").write_text(yaml.safe_dump(data))
+    paths = save_weights(states, wdir)
     os.environ["STSA_BENCH_WEIGHTS"] = str(wdir)
     os.environ["STSA_BENCH_WEIGHTS_MANIFEST"] = str(wdir / "manifest.yaml")
-    hub = wdir / "torch" / "hub" / "checkpoints"  # for lpips' own torchvision loader (reference side)
-    hub.mkdir(parents=True, exist_ok=True)
-    (hub / paths["alexnet"].name).write_bytes(paths["alexnet"].read_bytes())
     os.environ["TORCH_HOME"] = str(wdir / "torch")
     return paths
 

@@ -54,14 +54,9 @@ def random_weights(wdir: Path, calibration: np.ndarray, seed: int = 0) -> dict[s
     (where lpips' own loader looks). Non-degenerate: the Inception's BatchNorm statistics are those of
     ``calibration`` (N, H, W, 3) uint8 frames (a random Inception's raw features are ~1e-8 and give FID ~0 for
     anything); SyncNet's are random. Numbers computed with them check agreement only; they are not scores."""
-    import hashlib
-
     import torch
     import torchvision
-    import yaml
     from syncnet_python.SyncNetModel import S
-
-    from stsa import weights
 
     torch.manual_seed(seed)
     inception_state = fid_inception_state(calibration, seed)
@@ -72,6 +67,20 @@ def random_weights(wdir: Path, calibration: np.ndarray, seed: int = 0) -> dict[s
             m.running_var.uniform_(0.5, 2.0)
     states = {"pt_inception": inception_state, "alexnet": torchvision.models.alexnet().state_dict(),
               "syncnet_v2": sync.state_dict(), "raft_large": torchvision.models.optical_flow.raft_large().state_dict()}
+    return save_weights(states, wdir)
+
+
+def save_weights(states: dict, wdir: Path) -> dict[str, Path]:
+    """``{name: state_dict}`` saved under the manifest's file names in ``wdir``, a manifest copy listing their SHA-256
+    (``wdir/manifest.yaml``) and the AlexNet file in ``wdir/torch/hub/checkpoints`` too (where lpips' own loader
+    looks) -> {name: path}."""
+    import hashlib
+
+    import torch
+    import yaml
+
+    from stsa import weights
+
     data = yaml.safe_load(weights.MANIFEST.read_text())
     wdir.mkdir(parents=True, exist_ok=True)
     paths = {}

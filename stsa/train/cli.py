@@ -27,6 +27,13 @@ def register(subparsers) -> None:
     p.add_argument("--ablation", choices=ABLATIONS, default="none")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, help="steps between periodic checkpoints (default: demo 100, paper 2000)")
+    add_run_arguments(p)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto; under torchrun cuda:LOCAL_RANK)")
+    p.set_defaults(func=run)
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by every training command: periodic checkpoints, precision, threads, workers, processes."""
     p.add_argument("--checkpoint-dir", type=Path,
                    help="periodic checkpoints go here as step-N.pt (the last --keep kept) and a restarted run resumes "
                         "from the newest one of the same run; without it they overwrite --out")
@@ -41,8 +48,6 @@ def register(subparsers) -> None:
     p.add_argument("--cores", type=int, help="CPU cores of the job: --threads for training, the rest for --workers")
     p.add_argument("--nproc", type=int, help="data-parallel processes (one per GPU; gloo on CPU): > 1 relaunches "
                    "this command under torchrun; the batch is the global one")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto; under torchrun cuda:LOCAL_RANK)")
-    p.set_defaults(func=run)
 
 
 def loader_workers(args: argparse.Namespace) -> int:
