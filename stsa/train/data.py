@@ -206,10 +206,13 @@ def make_loader(dataset, batches: StepBatches, workers: int, device: torch.devic
                 collate_fn=collate) -> torch.utils.data.DataLoader:
     """A DataLoader over ``batches`` (one pass = the whole run, so its ``workers`` live as long as training): items
     in ``workers`` processes (0 = in the training process), pinned memory on CUDA. Items are computed without
-    randomness, so the batches do not depend on ``workers``."""
+    randomness, so the batches do not depend on ``workers``. Workers start from a forkserver, not by forking the
+    training process: a fork taken while OpenCV's or OpenMP's thread pool holds a lock deadlocks the child (seen as a
+    hung worker in ``cv2.setNumThreads``)."""
     return torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=collate_fn,
                                        pin_memory=device.type == "cuda", worker_init_fn=_quiet_worker,
-                                       prefetch_factor=2 if workers else None)
+                                       prefetch_factor=2 if workers else None,
+                                       multiprocessing_context="forkserver" if workers else None)
 
 
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
