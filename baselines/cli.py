@@ -95,13 +95,14 @@ def cmd_train(args) -> int:
                      keep=args.keep)
     common = {"preset": args.preset, "steps": args.steps, "device": device, "batch": args.batch, "seed": args.seed,
               "save_every": args.save_every, "run": run}
+    res = None
     try:
         if args.model == "expert":
             res = train_expert(args.data, args.out, **common)
         else:
             res = train_wav2lip(args.data, args.out, expert=args.expert, **common)
     finally:
-        distributed.teardown()
+        distributed.teardown(completed=res is not None)
     if int(os.environ.get("RANK", 0)) == 0:
         print(" ".join(f"{k}={v}" for k, v in res.items()))
     return 0

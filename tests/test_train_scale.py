@@ -198,6 +198,8 @@ torch.testing.assert_close(g, ref.weight.grad, atol=1e-4, rtol=1e-5)
 torch.testing.assert_close(bn[0].running_mean, ref.running_mean)
 torch.testing.assert_close(bn[0].running_var, ref.running_var)
 print("ok", rank)
+dist.barrier()
+dist.destroy_process_group()
 ''')
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                            str(script)], env=ENV, capture_output=True, text=True, timeout=300)

@@ -84,8 +84,13 @@ def process_cores(cores: int | None) -> int | None:
     return None if cores is None else max(cores // int(os.environ.get("LOCAL_WORLD_SIZE", 1)), 1)
 
 
-def teardown() -> None:
+def teardown(completed: bool) -> None:
+    """Leave the process group; after a ``completed`` run only once every process is done (a process leaving while
+    another still talks to it can abort with "terminate called without an active exception"). A failed process
+    leaves at once, so torchrun stops the others instead of all waiting at the barrier."""
     if dist.is_available() and dist.is_initialized():
+        if completed:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -471,10 +471,13 @@ def train(opts: TrainOptions) -> dict:
         raise StsaBenchError(opts.out, "fine-tuning needs the trained stages",
                              "pass --init GUIDANCE_CKPT --init SYNTHESIS_CKPT")
     _, device = D.setup(opts.device)
+    completed = False
     try:
         trainer = Trainer(dataclasses.replace(opts, device=device))
         if opts.stage == "finetune" and not trainer.cfg.finetune_end_to_end:
             trainer.total_steps = 0
-        return trainer.run()
+        result = trainer.run()
+        completed = True
+        return result
     finally:
-        D.teardown()
+        D.teardown(completed)
