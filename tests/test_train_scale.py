@@ -204,7 +204,8 @@ dist.destroy_process_group()
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                            str(script)], env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(proc.stdout.split()) == ["0", "1", "ok", "ok"]
+    # two processes print into one pipe: their words can interleave, so count the ranks' reports
+    assert proc.stdout.count("ok") == 2 and sorted(c for c in proc.stdout if c.isdigit()) == ["0", "1"], proc.stdout
 
 
 @pytest.mark.parametrize("job", ["guidance", "synthesis", "wav2lip_expert"])
