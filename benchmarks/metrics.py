@@ -91,7 +91,6 @@ def write_random_weights(wdir: Path) -> dict[str, Path]:
     from tests.metrics_data import save_weights
 
     torch.manual_seed(0)
-    wdir.mkdir(parents=True, exist_ok=True)
     with mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None), \
             mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: {}):
         fid_net = inception.fid_inception_v3()

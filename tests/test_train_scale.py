@@ -177,7 +177,7 @@ def test_global_batchnorm_gives_the_whole_batchs_statistics_and_gradients(tmp_pa
     script = tmp_path / "bn.py"
     script.write_text('''
 import os, sys, torch, torch.distributed as dist
-from stsa.train.distributed import global_batchnorm
+from stsa.train.distributed import global_batchnorm, teardown
 dist.init_process_group("gloo")
 rank = dist.get_rank()
 torch.manual_seed(0)
@@ -198,8 +198,7 @@ torch.testing.assert_close(g, ref.weight.grad, atol=1e-4, rtol=1e-5)
 torch.testing.assert_close(bn[0].running_mean, ref.running_mean)
 torch.testing.assert_close(bn[0].running_var, ref.running_var)
 print("ok", rank)
-dist.barrier()
-dist.destroy_process_group()
+teardown(completed=True)
 ''')
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                            str(script)], env=ENV, capture_output=True, text=True, timeout=300)
