@@ -345,6 +345,14 @@ def comparison_inputs(wildcards):
     return [f"{R}/{t}.json" for t in comparison_tables()]
 
 
+def dub_threads():
+    """Torch threads of a dubbing job, from the config's `dubbing.threads` (default 1): fixed, because CPU
+    convolutions round differently at other thread counts (the demo STSA's videos moved by up to 7 grey levels
+    between 1 and 2 threads), so the dubbed videos must not depend on --cores. Also the job's `threads`, so
+    single-threaded dubbing jobs of different methods run side by side."""
+    return config.get("dubbing", {}).get("threads", 1)
+
+
 def weights_dir():
     """The config's ``weights_dir`` (``~`` expanded), or None: the jobs then use ``$STSA_BENCH_WEIGHTS`` or the
     default ~/.cache/stsa-bench/weights. Script rules export it (workflow/scripts/dub.py, evaluate.py)."""

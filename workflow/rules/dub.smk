@@ -11,13 +11,14 @@ rule dub:
         out_dir=parent_of_output,
         device=config["device"],
         weights_dir=weights_dir(),
+        torch_threads=dub_threads(),
     conda:
         "../envs/stsa-bench.yaml"
     log:
         f"{W}/logs/dub/{{dataset}}/{{method}}.log",
     benchmark:
         f"{STAGE_TIMES}/dub/{{dataset}}_{{method}}.tsv"
-    threads: workflow.cores
+    threads: dub_threads()
     resources:
         mem_mb=8000,
     script:

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from baselines.base import ClipJob
 from baselines.run import run_method
@@ -12,6 +13,8 @@ from stsa.logs import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
+# the configured threads, not the job's (Snakemake caps those at --cores): the videos must not depend on --cores
+torch.set_num_threads(snakemake.params.torch_threads)
 if snakemake.params.weights_dir:  # released weights (and the external adapters' subprocesses) are looked up there
     os.environ["STSA_BENCH_WEIGHTS"] = snakemake.params.weights_dir
 
