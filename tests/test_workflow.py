@@ -21,7 +21,8 @@ REFERENCE = ROOT / "tests" / "reference" / "smoke"
 # The smoke run's --cores, and the other count the same-seed re-run uses: the tables must not depend on it.
 SMOKE_CORES = os.environ.get("STSA_SMOKE_CORES", "2")
 OTHER_CORES = "1" if SMOKE_CORES != "1" else "2"
-# Per-column absolute tolerances for the regression check (trained rows move with BLAS details; the rest is exact).
+# Per-column absolute tolerances for the regression check: the values move across machines (the same commit gave
+# Reference-copy 25.38 and 25.67 dB on two machines), while one machine gives byte-identical tables at any --cores.
 TOLERANCE = {"PSNR": 0.5, "SSIM": 0.02, "FID": 5.0, "LPIPS": 0.02, "LipLMD": 0.003, "LSE-D": 0.5, "LSE-C": 0.5,
              "DME": 0.2, "DME[dis]": 0.2}
 
